@@ -1,0 +1,121 @@
+// Stage 5: clean up and verify.
+//
+// After refinement the checks on the specialized inputs are foldable:
+//   aten::__isnot__(%x.refined, None)  -> True   (peephole: a Tensor is never None)
+//   aten::__isnot__(None, None)        -> False  (constant propagation)
+//   prim::If(<constant>)               -> the taken block, inlined
+//   prim::unchecked_cast(%x.refined)   -> %x.refined (peephole)
+// The profiling executor ran its own peephole/constant propagation *before*
+// the custom pre-passes, so we run them here. Shape peepholes stay off: they
+// would fold x.dim()/x.size()/dtype from the profiled type, which our guard
+// does not check.
+#include "passes.h"
+
+#include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/peephole.h>
+
+#include <functional>
+#include <sstream>
+#include <unordered_set>
+
+namespace torch_optspec {
+
+void cleanupGraph(std::shared_ptr<Graph>& graph) {
+  // Each round can expose more work for the other passes (a folded If
+  // inlines nodes that peephole has not seen); a few rounds reach the fixed
+  // point on every graph we have seen, the bound keeps a pathological graph
+  // from looping.
+  constexpr int kMaxRounds = 4;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool changed = torch::jit::PeepholeOptimize(
+        graph, /*disable_shape_peepholes=*/true);
+    changed |= torch::jit::ConstantPropagation(graph);
+    torch::jit::EliminateDeadCode(graph);
+    GRAPH_DEBUG("Cleanup round ", round, changed ? ": changed" : ": fixed point");
+    if (!changed) {
+      break;
+    }
+  }
+  GRAPH_DUMP("After cleanup:", graph);
+}
+
+namespace {
+
+void collectUnresolved(Block* block, std::ostringstream& out) {
+  for (Node* n : block->nodes()) {
+    if (n->maybeSchema() == nullptr && n->kind().is_aten()) {
+      out << "no operator matches " << *n;
+    }
+    for (Block* b : n->blocks()) {
+      collectUnresolved(b, out);
+    }
+  }
+}
+
+} // namespace
+
+std::string verifyGraph(const std::shared_ptr<Graph>& graph) {
+  std::ostringstream out;
+  try {
+    graph->lint();
+  } catch (const std::exception& e) {
+    out << "lint failed: " << e.what();
+    return out.str();
+  }
+  collectUnresolved(graph->block(), out);
+  return out.str();
+}
+
+size_t countResidualChecks(
+    const Graph& graph,
+    Block* block,
+    const SpecializationPlan& plan) {
+  // Values derived from a specialized input through the nodes that carry
+  // Optional-ness: profiles, casts and None checks.
+  std::unordered_set<const Value*> tainted;
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    if (plan.inputs[i].kind != InputKind::Skip) {
+      tainted.insert(graph.inputs()[i]);
+    }
+  }
+  size_t residual = 0;
+  std::function<void(Block*)> walk = [&](Block* b) {
+    for (Node* n : b->nodes()) {
+      bool reads_tainted = false;
+      for (const Value* v : n->inputs()) {
+        reads_tainted |= tainted.count(v) > 0;
+      }
+      switch (n->kind()) {
+        case c10::prim::profile:
+        case c10::prim::unchecked_cast:
+        case c10::aten::__is__:
+        case c10::aten::__isnot__:
+        case c10::aten::__not__:
+          if (reads_tainted) {
+            tainted.insert(n->output());
+            // The refinement itself reads the graph input directly; any other
+            // cast of a specialized input should have been folded away.
+            residual += n->kind() == c10::prim::unchecked_cast &&
+                    n->input()->node() != graph.param_node()
+                ? 1
+                : 0;
+          }
+          break;
+        case c10::prim::If:
+          residual += reads_tainted ? 1 : 0;
+          break;
+        default:
+          break;
+      }
+      for (Block* inner : n->blocks()) {
+        walk(inner);
+      }
+    }
+  };
+  walk(block);
+  return residual;
+}
+
+} // namespace torch_optspec

@@ -1,0 +1,40 @@
+// Stage 1: profiling.
+//
+// The profiling executor inserts a prim::profile node on an input of a node
+// when the node "needs profiled inputs"; torch::jit::RegisterProfilingNode adds
+// a predicate to that decision. For an Optional[Tensor] value the profile node
+// records attr::seen_none (1 once a None went through) and attr::profiled_type
+// (the merged TensorType of the tensors that went through; it stays the
+// unrefined TensorType::get() until a tensor is seen).
+//
+// We ask for profiles on every node that reads an Optional[Tensor] *graph
+// input*, and only while the pass is enabled, so that a disabled plugin does
+// not change the profiled graph at all.
+#include "passes.h"
+
+#include <torch_optspec/torch_optspec.h>
+
+namespace torch_optspec {
+
+bool isOptionalTensorInput(const Value* v) {
+  if (v->node()->kind() != c10::prim::Param ||
+      v->node() != v->owningGraph()->param_node()) {
+    return false; // a block input, not a graph input
+  }
+  auto opt = v->type()->cast<c10::OptionalType>();
+  return opt && opt->getElementType()->kind() == c10::TypeKind::TensorType;
+}
+
+bool consumesOptionalTensorInput(const Node* n) {
+  if (n->kind() == c10::prim::profile || !is_enabled()) {
+    return false;
+  }
+  for (const Value* v : n->inputs()) {
+    if (isOptionalTensorInput(v)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace torch_optspec

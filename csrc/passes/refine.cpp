@@ -1,0 +1,70 @@
+// Stage 4: refine the fast path.
+//
+// Inside block0 of the versioning If the guard has established the None-ness
+// of each specialized input, so:
+//   None input    -> every use reads a None constant;
+//   Tensor input  -> every use reads %x.refined : Tensor = prim::unchecked_cast(%x),
+//                    carrying the profiled type (the fusers guard the tensor
+//                    properties they rely on; we only guarantee presence).
+// The prim::profile nodes on those inputs are typed Tensor? and would hide the
+// refinement from peephole and constant propagation: on a None input they are
+// removed (there is nothing left to profile), on a Tensor input they are
+// re-typed to Tensor and keep their profiled_type for the fusers.
+#include "passes.h"
+
+#include <torch/csrc/jit/jit_log.h>
+
+namespace torch_optspec {
+
+namespace {
+
+void retypeOrRemoveProfiles(Value* v, bool is_none) {
+  std::vector<Node*> profiles;
+  for (const auto& use : v->uses()) {
+    if (use.user->kind() == c10::prim::profile) {
+      profiles.push_back(use.user);
+    }
+  }
+  for (Node* p : profiles) {
+    if (is_none) {
+      p->output()->replaceAllUsesWith(v);
+      p->destroy();
+    } else {
+      p->output()->setType(c10::TensorType::get());
+    }
+  }
+}
+
+} // namespace
+
+void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
+  TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
+  torch::jit::WithInsertPoint insert_at_start(
+      fast->nodes().begin() == fast->nodes().end() ? fast->return_node()
+                                                 : fast->nodes().front());
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    const InputDecision& d = plan.inputs[i];
+    if (d.kind == InputKind::Skip) {
+      continue;
+    }
+    Value* input = graph.inputs()[i];
+    Value* replacement = nullptr;
+    if (d.kind == InputKind::None) {
+      replacement = graph.insertConstant(c10::IValue());
+    } else {
+      Node* cast = graph.insertNode(
+          graph.create(c10::prim::unchecked_cast, {input}, 1));
+      cast->output()->setType(d.type ? d.type : c10::TensorType::get());
+      cast->output()->setDebugName(input->debugName() + ".refined");
+      replacement = cast->output();
+    }
+    input->replaceAllUsesDominatedByNodeWith(replacement->node(), replacement);
+    retypeOrRemoveProfiles(replacement, d.kind == InputKind::None);
+    GRAPH_DEBUG(
+        "Refined %", input->debugName(), " as ",
+        d.kind == InputKind::None ? "None" : "Tensor", " in the fast path");
+  }
+  GRAPH_DUMP("After refining the fast path:", &graph);
+}
+
+} // namespace torch_optspec

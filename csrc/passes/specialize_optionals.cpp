@@ -1,0 +1,87 @@
+// The torch_optspec pass: specialize Optional[Tensor] graph inputs from the
+// profiling executor's observations. See passes.h for the pipeline and
+// docs/design.md for the IR at each step.
+//
+//   PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" python ...
+//
+// shows the graph before and after.
+#include "passes.h"
+
+#include <torch/csrc/jit/jit_log.h>
+#include <torch_optspec/torch_optspec.h>
+
+namespace torch_optspec {
+
+namespace {
+
+struct OptionalSpecializer {
+  OptionalSpecializer(std::shared_ptr<Graph>& graph, SpecializationPlan plan)
+      : graph_(graph), plan_(std::move(plan)) {}
+
+  // Returns true when the graph was replaced by its specialized version.
+  bool run() {
+    if (!plan_.specializesAnything()) {
+      GRAPH_DEBUG("Nothing to specialize: ", plan_.describe(*graph_));
+      return false;
+    }
+    GRAPH_DUMP("Before specializing " + plan_.describe(*graph_), graph_);
+
+    // Work on a copy: the original is untouched unless the result verifies.
+    auto candidate = graph_->copy();
+    std::string problem;
+    try {
+      Block* fast = versionGraph(*candidate, plan_);
+      refineFastPath(*candidate, fast, plan_);
+      cleanupGraph(candidate);
+      problem = verifyGraph(candidate);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", problem);
+      recordRejected();
+      return false;
+    }
+    graph_ = candidate;
+    GRAPH_DUMP("After specializing " + plan_.describe(*graph_), graph_);
+    return true;
+  }
+
+ private:
+  std::shared_ptr<Graph>& graph_;
+  SpecializationPlan plan_;
+};
+
+bool hasOptionalTensorInput(const Graph& graph) {
+  for (const Value* v : graph.inputs()) {
+    if (isOptionalTensorInput(v)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph) {
+  if (!is_enabled()) {
+    return;
+  }
+  recordGraphSeen();
+  if (!hasOptionalTensorInput(*graph)) {
+    return;
+  }
+  SpecializationPlan plan = decideFromProfiles(*graph);
+  recordPlan(plan);
+  if (OptionalSpecializer(graph, plan).run()) {
+    recordSpecialized(plan);
+  }
+}
+
+bool SpecializeOptionalInputs(
+    std::shared_ptr<Graph>& graph,
+    const SpecializationPlan& plan) {
+  return OptionalSpecializer(graph, plan).run();
+}
+
+} // namespace torch_optspec

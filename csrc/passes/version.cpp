@@ -1,0 +1,125 @@
+// Stage 3: version the graph behind a None-pattern guard.
+//
+//   %ok : bool = torch_optspec::check_none_pattern[pattern=[1, 0]](%a, %b)
+//   %out : ... = prim::If(%ok)
+//     block0():   <a copy of the graph body: the fast path, refined next>
+//     block1():   %r = prim::FallbackGraph_0(<graph inputs>)   (original body)
+//   return (%out)
+//
+// The guard is a single interpreter instruction whatever the number of inputs.
+// The executor turns prim::FallbackGraph into a separately profiled and
+// optimized function (ProfilingGraphExecutorImpl::
+// replaceFallbackGraphWithFallbackFunction, with one less bailout depth), so a
+// call with another None-pattern gets its own specialization there.
+#include "passes.h"
+
+#include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/runtime/custom_operator.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+namespace torch_optspec {
+
+using torch::jit::Stack;
+
+c10::Symbol guardKind() {
+  static const auto kind =
+      c10::Symbol::fromQualString("torch_optspec::check_none_pattern");
+  return kind;
+}
+
+c10::Symbol patternAttr() {
+  static const auto attr = c10::Symbol::attr("pattern");
+  return attr;
+}
+
+namespace {
+
+// pattern[i] == 1: input i must be None; 0: it must be a defined Tensor.
+// An undefined Tensor (which TorchScript's `is None` treats as None) matches
+// neither and goes to the fallback, which reproduces the unspecialized result.
+torch::jit::Operation createGuard(const Node* node) {
+  std::vector<int64_t> pattern = node->is(patternAttr());
+  TORCH_CHECK(
+      pattern.size() == node->inputs().size(),
+      "torch_optspec::check_none_pattern: pattern has ", pattern.size(),
+      " entries for ", node->inputs().size(), " inputs");
+  return [pattern](Stack& stack) {
+    const size_t n = pattern.size();
+    auto inputs = torch::jit::last(stack, n);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; ++i) {
+      const c10::IValue& v = inputs[i];
+      ok = pattern[i] ? v.isNone() : (v.isTensor() && v.toTensor().defined());
+    }
+    torch::jit::drop(stack, n);
+    torch::jit::push(stack, ok);
+  };
+}
+
+} // namespace
+
+void registerGuardOperator() {
+  static torch::jit::RegisterOperators reg({torch::jit::Operator(
+      "torch_optspec::check_none_pattern(...) -> bool",
+      createGuard,
+      c10::AliasAnalysisKind::FROM_SCHEMA)});
+}
+
+Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
+  TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
+
+  // The versioning If; block0 is a copy of the body reading the graph inputs.
+  Node* versioning_if =
+      graph.create(c10::prim::If, {}, graph.outputs().size());
+  Block* fast = versioning_if->addBlock();
+  Block* slow = versioning_if->addBlock();
+  fast->cloneFrom(graph.block(), [](Value* v) { return v; });
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    fast->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
+  }
+  for (size_t i = graph.inputs().size(); i > 0; --i) {
+    fast->eraseInput(i - 1);
+  }
+
+  // The guard, before everything else.
+  std::vector<Value*> checked;
+  std::vector<int64_t> pattern;
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    const auto kind = plan.inputs[i].kind;
+    if (kind != InputKind::Skip) {
+      checked.push_back(graph.inputs()[i]);
+      pattern.push_back(kind == InputKind::None ? 1 : 0);
+    }
+  }
+  Node* guard = graph.create(guardKind(), checked, 1);
+  guard->is_(patternAttr(), pattern);
+  guard->output()->setType(c10::BoolType::get());
+  graph.block()->prependNode(guard);
+
+  versioning_if->addInput(guard->output());
+  versioning_if->insertAfter(guard);
+  for (size_t i = 0; i < graph.outputs().size(); ++i) {
+    versioning_if->output(i)->copyMetadata(graph.outputs()[i]);
+  }
+
+  // The original body now only feeds the old outputs: point the outputs at
+  // the If and destroy the original nodes (in reverse, users first).
+  for (size_t i = 0; i < graph.outputs().size(); ++i) {
+    graph.return_node()->replaceInput(i, versioning_if->output(i));
+  }
+  for (auto it = graph.block()->nodes().reverse().begin();
+       *it != versioning_if;) {
+    Node* n = *it;
+    ++it;
+    n->destroy();
+  }
+
+  // block1: the original body as a fallback graph over the graph inputs.
+  slow->cloneFrom(fast, [](Value* v) { return v; });
+  torch::jit::replaceBlockWithFallbackGraph(slow, graph.inputs());
+
+  GRAPH_DUMP("After versioning (guard + fast path + fallback):", &graph);
+  return fast;
+}
+
+} // namespace torch_optspec
