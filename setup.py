@@ -45,7 +45,7 @@ setup(
             name="torch_optspec._C",
             sources=sources,
             include_dirs=[os.path.join(ROOT, "csrc"), os.path.join(ROOT, "csrc", "include")],
-            extra_compile_args=["-O2", "-fvisibility=hidden"],
+            extra_compile_args=["-O2", "-g0", "-fvisibility=hidden"],
         )
     ],
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},

@@ -1,0 +1,41 @@
+# torch_optspec: `make demo`, `make test` from a fresh clone.
+# Everything lives in .venv/ at the repository root (created on first use,
+# reused afterwards). The extension is built in place with Ninja
+# (incremental) and the checkout is put on the venv's path.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py
+
+.PHONY: all venv build test test-py demo clean distclean
+
+all: build
+
+venv: $(VENV)/.deps
+
+$(VENV)/.deps: requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+build: $(VENV)/.built
+
+$(VENV)/.built: $(VENV)/.deps $(EXT_SOURCES)
+	MAX_JOBS=$${MAX_JOBS:-2} $(PY) setup.py --quiet build_ext --inplace
+	echo "$(CURDIR)" > "$(SITE)/torch_optspec-dev.pth"
+	touch $@
+
+test: build
+	$(PY) -m pytest -q tests
+
+demo: build
+	$(PY) examples/demo.py
+
+clean:
+	rm -rf build torch_optspec/_C*.so torch_optspec/_build_info.py $(VENV)/.built
+
+distclean: clean
+	rm -rf $(VENV)
