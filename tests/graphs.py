@@ -1,0 +1,138 @@
+"""Helpers to run scripted code through the profiling executor and inspect
+the plans it compiled."""
+from typing import Callable, Iterable, List
+
+import torch
+
+import torch_optspec
+
+GUARD = "torch_optspec::check_none_pattern"
+
+
+def script_fresh(obj):
+    """torch.jit.script with fresh executors. Scripted instances of one
+    class share their compiled methods, and so their executors and plans:
+    drop whatever an earlier test compiled."""
+    scripted = torch.jit.script(obj)
+    torch_optspec.reset_plans(scripted)
+    return scripted
+
+
+def run_and_get_plan(fn: Callable, *args, calls: int = 3) -> torch._C.Graph:
+    """Call `fn` `calls` times (one profiling run, then the optimized plan)
+    and return the optimized graph the executor last ran."""
+    with torch.no_grad():
+        for _ in range(calls):
+            fn(*args)
+    return torch.jit.last_executed_optimized_graph()
+
+
+def all_plans(graph: torch._C.Graph) -> List[torch._C.Graph]:
+    """`graph` and the optimized graphs of the fallback functions it calls."""
+    return [graph] + list(torch_optspec._C._fallback_plans(graph))
+
+
+def nodes(block_owner, recurse_subgraphs: bool = True) -> Iterable[torch._C.Node]:
+    """Every node of a graph or block, nested blocks and (optionally) the
+    subgraphs of fusion groups included."""
+    for n in block_owner.nodes():
+        yield n
+        for b in n.blocks():
+            yield from nodes(b, recurse_subgraphs)
+        if recurse_subgraphs and n.hasAttribute("Subgraph"):
+            yield from nodes(n.g("Subgraph"), recurse_subgraphs)
+
+
+def count(block_owner, kind: str, recurse_subgraphs: bool = False) -> int:
+    return sum(1 for n in nodes(block_owner, recurse_subgraphs) if n.kind() == kind)
+
+
+def guard_node(graph: torch._C.Graph):
+    guards = [n for n in graph.nodes() if n.kind() == GUARD]
+    return guards[0] if guards else None
+
+
+def guard_pattern(node) -> List[int]:
+    """The `pattern` attribute of a guard (1: None, 0: Tensor)."""
+    return list(getattr(node, "is")("pattern"))  # `is` is a Python keyword
+
+
+def guard_patterns(graph: torch._C.Graph) -> List[List[int]]:
+    """The guard patterns of `graph` and of the fallback plans it calls."""
+    return [guard_pattern(n) for plan in all_plans(graph) for n in plan.nodes()
+            if n.kind() == GUARD]
+
+
+def fast_path(graph: torch._C.Graph):
+    """block0 of the versioning prim::If that the guard feeds."""
+    guard = guard_node(graph)
+    assert guard is not None, f"no {GUARD} in\n{graph}"
+    (use,) = guard.output().uses()
+    assert use.user.kind() == "prim::If"
+    return next(use.user.blocks())
+
+
+def block_text(block) -> str:
+    """A block printed like a graph body (torch._C.Block has no str)."""
+    return "".join(str(n) for n in block.nodes()) + str(block.returnNode())
+
+
+def fusion_groups(block_owner, kind: str = "prim::TensorExprGroup") -> List[List[str]]:
+    """For each fusion group: the sorted node kinds it holds."""
+    groups = []
+    for n in nodes(block_owner, recurse_subgraphs=False):
+        if n.kind() == kind:
+            groups.append(sorted(m.kind() for m in n.g("Subgraph").nodes()
+                                 if m.kind() != "prim::Constant"))
+    return groups
+
+
+# Nodes through which None-ness flows into a branch condition.
+NONE_FLOW = {
+    "aten::__is__", "aten::__isnot__", "aten::__not__", "aten::__and__",
+    "aten::__or__", "prim::profile", "prim::unchecked_cast",
+}
+
+
+def depends_on(value, source) -> bool:
+    """Whether `value` is `source` or derived from it through NONE_FLOW nodes
+    (a None check on it), as opposed to, e.g., a fuser's type check."""
+    seen = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v.unique() in seen:
+            continue
+        seen.add(v.unique())
+        if v.unique() == source.unique():
+            return True
+        if v.node().kind() in NONE_FLOW:
+            stack.extend(v.node().inputs())
+    return False
+
+
+def is_refinement(node) -> bool:
+    """The fast path's own refinement: `%x.refined = prim::unchecked_cast(%x)`
+    at the top of block0 of the versioning If."""
+    owner = node.owningBlock().owningNode()
+    return (
+        node.kind() == "prim::unchecked_cast"
+        and owner is not None
+        and owner.kind() == "prim::If"
+        and owner.input().node().kind() == GUARD
+    )
+
+
+def checks_on(block_owner, graph_input) -> List[torch._C.Node]:
+    """prim::If nodes whose condition, and prim::unchecked_cast nodes whose
+    operand, is computed from `graph_input` (the fast path's refinement
+    excluded)."""
+    found = []
+    for n in nodes(block_owner, recurse_subgraphs=False):
+        if n.kind() == "prim::If" and depends_on(n.input(), graph_input):
+            if n.input().node().kind() != GUARD:
+                found.append(n)
+        elif n.kind() == "prim::unchecked_cast" and not is_refinement(n):
+            if depends_on(n.input(), graph_input):
+                found.append(n)
+    return found

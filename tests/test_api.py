@@ -1,0 +1,177 @@
+"""enable/disable/enabled(), counters, plans compiled while the pass was off,
+and the import-time check of the compiled extension."""
+import threading
+import types
+from typing import Optional
+
+import pytest
+import torch
+
+import torch_optspec
+from graphs import GUARD, guard_patterns, run_and_get_plan, script_fresh
+
+
+def f(x: torch.Tensor, m: Optional[torch.Tensor] = None) -> torch.Tensor:
+    if m is not None:
+        x = x + m
+    return x * 3
+
+
+def test_enable_disable_is_enabled():
+    assert not torch_optspec.is_enabled()
+    torch_optspec.enable()
+    assert torch_optspec.is_enabled()
+    torch_optspec.disable()
+    assert not torch_optspec.is_enabled()
+
+
+def test_context_manager_restores_and_nests():
+    with torch_optspec.enabled():
+        assert torch_optspec.is_enabled()
+        with torch_optspec.enabled(False):
+            assert not torch_optspec.is_enabled()
+            with torch_optspec.enabled():
+                assert torch_optspec.is_enabled()
+            assert not torch_optspec.is_enabled()
+        assert torch_optspec.is_enabled()
+    assert not torch_optspec.is_enabled()
+    torch_optspec.enable()
+    with torch_optspec.enabled(False):
+        assert not torch_optspec.is_enabled()
+    assert torch_optspec.is_enabled()
+
+
+def test_context_manager_restores_on_exception():
+    with pytest.raises(ValueError):
+        with torch_optspec.enabled():
+            raise ValueError("boom")
+    assert not torch_optspec.is_enabled()
+
+
+def test_context_manager_is_per_thread():
+    barrier = threading.Barrier(2)
+    seen = {}
+
+    def inside():
+        with torch_optspec.enabled():
+            barrier.wait()   # both threads are now in their blocks
+            seen["inside"] = torch_optspec.is_enabled()
+            barrier.wait()
+
+    def outside():
+        barrier.wait()
+        seen["outside"] = torch_optspec.is_enabled()
+        barrier.wait()
+
+    threads = [threading.Thread(target=inside), threading.Thread(target=outside)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"inside": True, "outside": False}
+
+
+def test_many_threads_nesting_concurrently():
+    errors = []
+
+    def worker(mode):
+        try:
+            for _ in range(200):
+                with torch_optspec.enabled(mode):
+                    assert torch_optspec.is_enabled() == mode
+                    with torch_optspec.enabled(not mode):
+                        assert torch_optspec.is_enabled() == (not mode)
+                    assert torch_optspec.is_enabled() == mode
+                assert torch_optspec.is_enabled() is False
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i % 2 == 0,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_stats_count_and_reset():
+    fn = script_fresh(f)
+    with torch_optspec.enabled():
+        run_and_get_plan(fn, torch.ones(2), torch.ones(2))
+    s = torch_optspec.stats()
+    assert s["graphs_seen"] == 1
+    assert s["graphs_specialized"] == 1
+    assert s["inputs_tensor"] == 1 and s["inputs_none"] == 0
+    assert s["guards_inserted"] == 1
+    assert set(s["inputs_skipped"]) == {"unused", "not_profiled", "mixed", "undefined_tensor"}
+    torch_optspec.reset_stats()
+    assert torch_optspec.stats()["graphs_seen"] == 0
+
+
+def test_disabled_pass_does_nothing():
+    fn = script_fresh(f)
+    g = run_and_get_plan(fn, torch.ones(2), torch.ones(2))
+    assert GUARD not in str(g)
+    assert torch_optspec.stats()["graphs_seen"] == 0
+
+
+def test_plan_compiled_while_off_stays_until_reset_plans():
+    fn = script_fresh(f)
+    x = torch.ones(2)
+    g = run_and_get_plan(fn, x, x)           # compiled with the pass off
+    assert guard_patterns(g) == []
+    with torch_optspec.enabled():
+        g = run_and_get_plan(fn, x, x)       # same cached plan
+        assert guard_patterns(g) == []
+        assert torch_optspec.reset_plans(fn) == 1
+        g = run_and_get_plan(fn, x, x)       # profiled and optimized again
+    assert guard_patterns(g) == [[0]]
+
+
+def test_plan_compiled_while_on_stays_after_disable():
+    fn = script_fresh(f)
+    x = torch.ones(2)
+    with torch_optspec.enabled():
+        run_and_get_plan(fn, x, x)
+    g = run_and_get_plan(fn, x, x)
+    assert guard_patterns(g) == [[0]]
+    torch_optspec.reset_plans(fn)
+    g = run_and_get_plan(fn, x, x)
+    assert guard_patterns(g) == []
+
+
+def test_reset_plans_on_module_covers_submodules():
+    class Inner(torch.nn.Module):
+        def forward(self, x: torch.Tensor, m: Optional[torch.Tensor]) -> torch.Tensor:
+            return f(x, m)
+
+    class Outer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+
+        def forward(self, x: torch.Tensor, m: Optional[torch.Tensor] = None) -> torch.Tensor:
+            return self.inner(x, m)
+
+    m = torch.jit.script(Outer())
+    assert torch_optspec.reset_plans(m) == 2
+
+
+def test_reset_plans_rejects_other_objects():
+    with pytest.raises(TypeError, match="ScriptModule or ScriptFunction"):
+        torch_optspec.reset_plans(f)
+
+
+def test_import_rejects_extension_built_for_another_torch(monkeypatch):
+    from torch_optspec import _loader
+
+    fake = types.ModuleType("torch_optspec._build_info")
+    fake.TORCH_VERSION = "2.99.0"
+    monkeypatch.setitem(__import__("sys").modules, "torch_optspec._build_info", fake)
+    monkeypatch.setattr(torch_optspec, "_build_info", fake, raising=False)
+    with pytest.raises(_loader.ExtensionMismatchError, match="compiled against torch 2.99.0"):
+        _loader.load_extension()
+
+
+def test_extension_reports_the_torch_it_was_built_with():
+    assert torch_optspec._C.built_with_torch() == torch.__version__.split("+")[0]

@@ -1,0 +1,65 @@
+"""In-place updates of an Optional input stay visible to the caller, and
+results are identical to the unspecialized graph."""
+from typing import Optional
+
+import torch
+
+import torch_optspec
+from graphs import block_text, fast_path, guard_patterns, run_and_get_plan, script_fresh
+
+
+def bump(x: torch.Tensor, acc: Optional[torch.Tensor]) -> torch.Tensor:
+    if acc is not None:
+        acc.add_(x)          # result unused: only the mutation is observable
+    return x * 2
+
+
+def bump_and_use(x: torch.Tensor, acc: Optional[torch.Tensor]) -> torch.Tensor:
+    if acc is not None:
+        acc.mul_(2)
+        return acc + x
+    return x
+
+
+def test_inplace_update_of_unused_result_is_kept():
+    fn = script_fresh(bump)
+    x = torch.ones(3)
+    acc = torch.zeros(3)
+    with torch_optspec.enabled(), torch.no_grad():
+        for _ in range(5):
+            fn(x, acc)
+        g = torch.jit.last_executed_optimized_graph()
+    assert guard_patterns(g) == [[0]]
+    assert "aten::add_" in block_text(fast_path(g))
+    torch.testing.assert_close(acc, torch.full((3,), 5.0))
+
+
+def test_inplace_update_then_read(nnc_cpu):
+    fn = script_fresh(bump_and_use)
+    x = torch.ones(3)
+    acc_on, acc_ref = torch.ones(3), torch.ones(3)
+    with torch_optspec.enabled(), torch.no_grad():
+        for _ in range(4):
+            out = fn(x, acc_on)
+            ref = bump_and_use(x, acc_ref)
+            torch.testing.assert_close(out, ref)
+        g = torch.jit.last_executed_optimized_graph()
+    assert guard_patterns(g) == [[0]]
+    torch.testing.assert_close(acc_on, acc_ref)
+    torch.testing.assert_close(acc_on, torch.full((3,), 16.0))
+
+
+def test_returned_optional_is_the_same_object():
+    def ident(x: torch.Tensor, m: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        if m is not None:
+            return m
+        return None
+
+    fn = script_fresh(ident)
+    m = torch.ones(2)
+    with torch_optspec.enabled():
+        g = run_and_get_plan(fn, m, m)
+        with torch.no_grad():
+            assert fn(m, m) is m
+            assert fn(m, None) is None
+    assert guard_patterns(g)[0] == [0]
