@@ -34,6 +34,15 @@ test: build
 demo: build
 	$(PY) examples/demo.py
 
+# Differential fuzzing (tests/fuzz/, docs/reliability.md): N generated cases
+# from SEED, run at low priority in chunks; run it again to resume.
+N         ?= 10000
+SEED      ?= 1
+FUZZ_OUT  ?= build/fuzz-seed$(SEED)
+.PHONY: fuzz
+fuzz: build
+	nice -n 10 $(PY) tests/fuzz/fuzz_run.py --cases $(N) --seed $(SEED) --out $(FUZZ_OUT)
+
 clean:
 	rm -rf build torch_optspec/_C*.so torch_optspec/_build_info.py $(VENV)/.built
 
