@@ -20,6 +20,7 @@ from ._api import (  # noqa: E402
     reset_stats,
     stats,
 )
+from .explain import explain  # noqa: E402
 
 SUPPORTED_TORCH = ">=2.13,<2.14"
 __version__ = "0.1.0"
@@ -32,5 +33,6 @@ __all__ = [
     "stats",
     "reset_stats",
     "reset_plans",
+    "explain",
     "SUPPORTED_TORCH",
 ]
