@@ -1,0 +1,473 @@
+"""The torch_optspec benchmark: python -m bench.run [--quick] [--no-compile]
+
+For each config (model x shapes x mask given / None) it builds these variants
+and measures them interleaved in one process:
+
+  eager      the nn.Module
+  stock      torch.jit.script + torch.jit.freeze, plans compiled with the pass off
+  optspec    the same, plans compiled with torch_optspec on
+  twin       the hand-specialized model (Final[bool] flags / no Optional), scripted + frozen
+  compile    torch.compile(eager) (outside reference; --no-compile skips it)
+
+Timing: torch.utils.benchmark.Timer blocks of n calls, variants in rotating
+order within each round; ratios are medians over rounds of the per-round
+(paired) ratios. Also: fusion groups and prim::If left in each optimized plan
+(torch_optspec.explain.summarize_graph), first-call latency (the calls until
+the optimized plan has run once) with and without the pass, guard overhead on
+a tiny graph with 1/4/8 Optional inputs, and fusion-group counts with NNC on
+tiny shapes.
+
+Writes bench/results/latest.json, latest.md and latest.png.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.utils.benchmark as tbench
+from torch import nn
+
+import torch_optspec
+from torch_optspec.explain import summarize_graph
+
+from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
+from .models.blocks import AttentionBlock, EncoderWithMask, EncoderWithoutMask, SpecializedAttentionBlock
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+COMPILE_ROWS = {"bert L2 h768 b1 s128 mask=yes", "bert L2 h768 b1 s128 mask=None",
+                "attention h768 b1 s128 mask=yes", "attention h768 b1 s128 mask=None"}
+
+
+# ---------------------------------------------------------------- configs ----
+
+
+class Case:
+    """One benchmark row: how to build the eager model and its twin, inputs."""
+
+    def __init__(self, name: str, family: str, fuser: str, eager: nn.Module, twin: nn.Module,
+                 args: tuple, twin_args: tuple, note: str = ""):
+        self.name, self.family, self.fuser, self.note = name, family, fuser, note
+        self.eager, self.twin = eager.eval(), twin.eval()
+        self.args, self.twin_args = args, twin_args
+
+
+def bert_case(layers, batch, seq, masked, hidden=768, heads=12, fuser="onednn"):
+    config = BertConfigLite(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
+                            num_attention_heads=heads, intermediate_size=4 * hidden,
+                            max_position_embeddings=max(512, seq))
+    model = random_weights(BertModel(config))
+    twin = SpecializedBertModel(config, use_mask=masked)
+    twin.load_state_dict(model.state_dict())
+    inputs = make_inputs(batch, seq, config.vocab_size)
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    args = (ids, mask) if masked else (ids,)
+    return Case(f"bert L{layers} h{hidden} b{batch} s{seq} mask={'yes' if masked else 'None'}",
+                "bert", fuser, model, twin, args, args)
+
+
+def attention_case(batch, seq, masked, hidden=768, heads=12, fuser="onednn"):
+    torch.manual_seed(0)
+    block = AttentionBlock(hidden, heads)
+    twin = SpecializedAttentionBlock(hidden, heads, masked)
+    twin.load_state_dict(block.state_dict())
+    x = torch.randn(batch, seq, hidden)
+    mask = torch.zeros(batch, 1, 1, seq)
+    mask[:, :, :, seq - seq // 8:] = -1e9
+    args = (x, mask) if masked else (x,)
+    return Case(f"attention h{hidden} b{batch} s{seq} mask={'yes' if masked else 'None'}",
+                "attention", fuser, block, twin, args, args)
+
+
+def encoder_case(layers, batch, seq, masked, d_model=768, heads=12, fuser="none"):
+    torch.manual_seed(0)
+    encoder = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True),
+        layers, enable_nested_tensor=False)
+    x = torch.randn(batch, seq, d_model)
+    kpm = torch.zeros(batch, seq, dtype=torch.bool)
+    kpm[:, seq - seq // 8:] = True
+    twin = EncoderWithMask(encoder) if masked else EncoderWithoutMask(encoder)
+    args = (x, None, kpm) if masked else (x,)
+    return Case(f"nn.TransformerEncoder L{layers} d{d_model} b{batch} s{seq} "
+                f"key_padding_mask={'yes' if masked else 'None'}",
+                "nn.TransformerEncoder", fuser, encoder, twin, args, (x, kpm) if masked else (x,),
+                note="no fuser: the oneDNN Graph fuser of torch 2.13 fails on torch.nn attention "
+                     "('bad optional access') with or without the pass")
+
+
+def configs(quick: bool) -> List[Callable[[], Case]]:
+    out = []
+    if quick:
+        shapes = [(2, 1, 128)]
+        attn = [(1, 128)]
+        enc = [(2, 1, 128)]
+    else:
+        shapes = [(2, 1, 128), (2, 8, 128), (2, 1, 512), (2, 8, 512), (4, 1, 128)]
+        attn = [(1, 128), (8, 512)]
+        enc = [(2, 8, 128)]
+    for layers, b, s in shapes:
+        for masked in (True, False):
+            out.append(lambda layers=layers, b=b, s=s, m=masked: bert_case(layers, b, s, m))
+    for b, s in attn:
+        for masked in (True, False):
+            out.append(lambda b=b, s=s, m=masked: attention_case(b, s, m))
+    for layers, b, s in enc:
+        for masked in (True, False):
+            out.append(lambda layers=layers, b=b, s=s, m=masked: encoder_case(layers, b, s, m))
+    return out
+
+
+# ----------------------------------------------------------------- helpers ---
+
+
+def set_fuser(fuser: str) -> None:
+    torch.jit.enable_onednn_fusion(fuser == "onednn")
+    nnc = fuser == "nnc"
+    torch._C._jit_override_can_fuse_on_cpu(nnc)
+    torch._C._jit_set_te_must_use_llvm_cpu(not nnc)
+    torch._C._jit_set_texpr_reductions_enabled(nnc)
+    torch._C._jit_set_texpr_fuser_enabled(nnc)
+
+
+def compile_jit(model: nn.Module) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(torch.jit.script(model))
+
+
+def warm_jit(fn, args, with_pass: bool, calls: int = 3):
+    """Profile and optimize under the given pass state; return the plan's summary."""
+    with torch_optspec.enabled(with_pass):
+        for _ in range(calls):
+            fn(*args)
+    fn(*args)
+    return summarize_graph(torch.jit.last_executed_optimized_graph())
+
+
+def max_diff(a, b) -> float:
+    if isinstance(a, (tuple, list)):
+        return max(max_diff(x, y) for x, y in zip(a, b))
+    return float((a - b).abs().max())
+
+
+def time_block(fn, args, number: int) -> float:
+    """Seconds per call over `number` calls (torch.utils.benchmark)."""
+    timer = tbench.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args}, num_threads=torch.get_num_threads())
+    return timer.timeit(number).mean
+
+
+def machine_info() -> dict:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "loadavg_start": os.getloadavg(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }
+
+
+# ----------------------------------------------------------- measurements ---
+
+
+def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dict:
+    set_fuser(case.fuser)
+    variants: Dict[str, tuple] = {"eager": (case.eager, case.args)}
+    plans = {}
+    with torch.no_grad():
+        stock, optspec, twin = compile_jit(case.eager), compile_jit(case.eager), compile_jit(case.twin)
+        plans["stock"] = warm_jit(stock, case.args, False)
+        plans["optspec"] = warm_jit(optspec, case.args, True)
+        plans["twin"] = warm_jit(twin, case.twin_args, False)
+        variants.update(stock=(stock, case.args), optspec=(optspec, case.args),
+                        twin=(twin, case.twin_args))
+        compile_s = None
+        if with_compile:
+            compiled = torch.compile(case.eager)
+            t0 = time.perf_counter()
+            compiled(*case.args)
+            compile_s = time.perf_counter() - t0
+            compiled(*case.args)
+            variants["compile"] = (compiled, case.args)
+        reference = case.eager(*case.args)
+        errors = {name: max_diff(fn(*args), reference) for name, (fn, args) in variants.items()}
+
+        # Calls per timing block, from one call of the slowest variant.
+        per_call = max(time_block(fn, args, 1) for fn, args in variants.values())
+        number = max(1, int(block_s / max(per_call, 1e-7)))
+        names = list(variants)
+        samples = {n: [] for n in names}
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for n in order:
+                fn, args = variants[n]
+                samples[n].append(time_block(fn, args, number))
+    set_fuser("none")
+
+    def paired(a, b):
+        return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+
+    return {
+        "name": case.name, "family": case.family, "fuser": case.fuser, "note": case.note,
+        "calls_per_block": number, "rounds": rounds,
+        "median_s": {n: statistics.median(v) for n, v in samples.items()},
+        "samples_s": samples,
+        "ratio_optspec_vs_stock": paired("optspec", "stock"),
+        "ratio_optspec_vs_twin": paired("optspec", "twin"),
+        "ratio_twin_vs_stock": paired("twin", "stock"),
+        "ratio_compile_vs_stock": paired("compile", "stock") if with_compile else None,
+        "compile_first_call_s": compile_s,
+        "plans": {k: v.as_dict() for k, v in plans.items()},
+        "max_abs_err_vs_eager": errors,
+    }
+
+
+def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 3) -> dict:
+    """Seconds for the first `calls` calls of a freshly frozen module (profiling
+    run, optimization, first optimized run), with and without the pass; the
+    variants alternate, medians over `repeats` fresh copies."""
+    case = make_case()
+    set_fuser(case.fuser)
+    scripted = torch.jit.script(case.eager)
+    out = {"stock": [], "optspec": []}
+    with torch.no_grad():
+        for _ in range(repeats):
+            for name, with_pass in (("stock", False), ("optspec", True)):
+                fresh = torch.jit.freeze(scripted)
+                t0 = time.perf_counter()
+                with torch_optspec.enabled(with_pass):
+                    for _ in range(calls):
+                        fresh(*case.args)
+                out[name].append(time.perf_counter() - t0)
+    set_fuser("none")
+    ratios = [o / s for o, s in zip(out["optspec"], out["stock"])]
+    return {"name": case.name, "calls": calls, "samples_s": out,
+            "median_s": {k: statistics.median(v) for k, v in out.items()},
+            "ratio_optspec_vs_stock": statistics.median(ratios)}
+
+
+def guard_source(k: int) -> str:
+    params = ", ".join(f"a{i}: Optional[Tensor] = None" for i in range(k))
+    checks = "".join(f"    if a{i} is not None:\n        x = x + a{i}\n" for i in range(k))
+    return (f"def with_checks(x: Tensor, {params}) -> Tensor:\n{checks}    return x\n\n"
+            f"def without_checks(x: Tensor, {params}) -> Tensor:\n    return x\n")
+
+
+def guard_overhead(ks=(1, 4, 8), rounds: int = 15, number: int = 20000) -> List[dict]:
+    """Per-call time of a tiny scripted function with k Optional inputs, all
+    None: stock (k If), optspec (guard + empty fast path) and a twin with no
+    checks at all (same signature). optspec - twin is the guard's cost."""
+    set_fuser("none")
+    out = []
+    x = torch.zeros(1)
+    for k in ks:
+        src = "from typing import Optional\nfrom torch import Tensor\n" + guard_source(k)
+        fns = {}
+        for name, with_pass in (("stock", False), ("optspec", True)):
+            cu = torch.jit.CompilationUnit(src)
+            fns[name] = cu.with_checks
+            warm_jit(fns[name], (x,), with_pass)
+        cu = torch.jit.CompilationUnit(src)
+        fns["twin"] = cu.without_checks
+        warm_jit(fns["twin"], (x,), False)
+        guards = summarize_graph(torch.jit.last_executed_optimized_graph())
+        samples = {n: [] for n in fns}
+        with torch.no_grad():
+            for r in range(rounds):
+                for n in (list(fns)[r % 3:] + list(fns)[:r % 3]):
+                    samples[n].append(time_block(fns[n], (x,), number))
+        diffs = [o - t for o, t in zip(samples["optspec"], samples["twin"])]
+        out.append({"k": k, "median_s": {n: statistics.median(v) for n, v in samples.items()},
+                    "guard_overhead_s": statistics.median(diffs),
+                    "guard_overhead_spread_s": [min(diffs), max(diffs)],
+                    "twin_has_guard": guards.guards > 0})
+    return out
+
+
+def nnc_counts() -> List[dict]:
+    """Fusion groups with NNC (interpreted kernels: counts only) on tiny shapes."""
+    rows = []
+    makers = [lambda m: bert_case(2, 1, 8, m, hidden=32, heads=4, fuser="nnc"),
+              lambda m: attention_case(1, 8, m, hidden=32, heads=4, fuser="nnc")]
+    for make in makers:
+        for masked in (True, False):
+            case = make(masked)
+            set_fuser("nnc")
+            with torch.no_grad():
+                plans = {
+                    "stock": warm_jit(compile_jit(case.eager), case.args, False),
+                    "optspec": warm_jit(compile_jit(case.eager), case.args, True),
+                    "twin": warm_jit(compile_jit(case.twin), case.twin_args, False),
+                }
+            set_fuser("none")
+            rows.append({"name": case.name, "plans": {k: v.as_dict() for k, v in plans.items()}})
+    return rows
+
+
+# ------------------------------------------------------------------ report ---
+
+
+def targets(results: dict) -> List[str]:
+    lines = []
+    for c in results["cases"]:
+        ratio = c["ratio_optspec_vs_twin"]
+        fo, ft = c["plans"]["optspec"]["fusion_total"], c["plans"]["twin"]["fusion_total"]
+        io, it = c["plans"]["optspec"]["prim_if"], c["plans"]["twin"]["prim_if"]
+        ok = ratio <= 1.02 and fo == ft
+        why = []
+        if fo != ft:
+            why.append(f"fusion groups {fo} vs twin {ft}")
+            if c["fuser"] == "onednn" and fo < ft:
+                why.append("the oneDNN Graph fuser partitions only top-level nodes and the "
+                           "specialized fast path sits in block0 of the guard's prim::If")
+        if io > it:
+            why.append(f"{io} prim::If left vs {it} in the twin")
+        if ratio > 1.02:
+            why.append(f"time ratio {ratio:.3f}")
+        lines.append(f"- {'MET' if ok else 'MISSED'} optspec/twin <= 1.02 with equal fusion groups: "
+                     f"{c['name']}" + (f" ({'; '.join(why)})" if why else f" (ratio {ratio:.3f})"))
+    for g in results["guard_overhead"]:
+        ok = g["guard_overhead_s"] < 1e-6
+        lines.append(f"- {'MET' if ok else 'MISSED'} guard overhead < 1 us with {g['k']} Optional "
+                     f"inputs: {g['guard_overhead_s'] * 1e9:.0f} ns")
+    for f in results["first_call"]:
+        ok = f["ratio_optspec_vs_stock"] <= 1.25
+        lines.append(f"- {'MET' if ok else 'MISSED'} first-call latency <= 1.25x stock: {f['name']}: "
+                     f"{f['ratio_optspec_vs_stock']:.2f}x")
+    return lines
+
+
+def write_markdown(results: dict, path: str) -> None:
+    m = results["machine"]
+    L = ["# torch_optspec benchmark", "",
+         f"Mode: {results['mode']}; wall time {results['wall_s']:.0f} s; "
+         f"{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+         f"Python {m['python']}; load average at start {m['loadavg_start'][0]:.2f}, "
+         f"at end {m['loadavg_end'][0]:.2f} (the machine is shared).", "",
+         "Median time per call (ms); ratios are medians of per-round paired ratios. "
+         "Fusion groups / model prim::If left in the optimized plan: stock, optspec, twin.", "",
+         "| config | fuser | eager | stock | optspec | twin | compile | optspec/stock | optspec/twin "
+         "| fusion groups s/o/t | prim::If s/o/t | max err |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in results["cases"]:
+        t = c["median_s"]
+        p = c["plans"]
+        err = max(v for k, v in c["max_abs_err_vs_eager"].items() if k != "eager")
+        comp = f"{t['compile'] * 1e3:.2f}" if "compile" in t else "-"
+        L.append(f"| {c['name']} | {c['fuser']} | {t['eager'] * 1e3:.2f} | {t['stock'] * 1e3:.2f} | "
+                 f"{t['optspec'] * 1e3:.2f} | {t['twin'] * 1e3:.2f} | {comp} | "
+                 f"{c['ratio_optspec_vs_stock']:.3f} | {c['ratio_optspec_vs_twin']:.3f} | "
+                 f"{p['stock']['fusion_total']}/{p['optspec']['fusion_total']}/{p['twin']['fusion_total']} | "
+                 f"{p['stock']['prim_if']}/{p['optspec']['prim_if']}/{p['twin']['prim_if']} | {err:.1e} |")
+    L += ["", "## First-call latency (profiling + optimization + first optimized run)", "",
+          "| config | calls | stock (s) | optspec (s) | optspec/stock |", "|---|---|---|---|---|"]
+    for f in results["first_call"]:
+        L.append(f"| {f['name']} | {f['calls']} | {f['median_s']['stock']:.3f} | "
+                 f"{f['median_s']['optspec']:.3f} | {f['ratio_optspec_vs_stock']:.2f} |")
+    L += ["", "## Guard overhead (tiny graph, all Optional inputs None, no fuser)", "",
+          "| Optional inputs | stock (us) | optspec (us) | twin, no checks (us) | guard = optspec - twin (ns) "
+          "| spread over rounds (ns) |", "|---|---|---|---|---|---|"]
+    for g in results["guard_overhead"]:
+        t = g["median_s"]
+        lo, hi = g["guard_overhead_spread_s"]
+        L.append(f"| {g['k']} | {t['stock'] * 1e6:.2f} | {t['optspec'] * 1e6:.2f} | {t['twin'] * 1e6:.2f} | "
+                 f"{g['guard_overhead_s'] * 1e9:.0f} | {lo * 1e9:.0f} .. {hi * 1e9:.0f} |")
+    L += ["", "## NNC fusion groups on tiny shapes (interpreted kernels: counts only)", "",
+          "| config | TensorExprGroups s/o/t | prim::If s/o/t |", "|---|---|---|"]
+    for r in results["nnc"]:
+        p = r["plans"]
+        L.append(f"| {r['name']} | {p['stock']['fusion_total']}/{p['optspec']['fusion_total']}/"
+                 f"{p['twin']['fusion_total']} | {p['stock']['prim_if']}/{p['optspec']['prim_if']}/"
+                 f"{p['twin']['prim_if']} |")
+    L += ["", "## Targets", ""] + targets(results)
+    notes = sorted({c["note"] for c in results["cases"] if c["note"]})
+    if notes:
+        L += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    L += ["", "![chart](latest.png)", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_chart(results: dict, path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed (pip install -r requirements-bench.txt): no chart")
+        return
+    cases = results["cases"]
+    names = [c["name"] for c in cases]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+    y = range(len(names))
+    h = 0.38
+    ax.barh([i - h / 2 for i in y], [1 / c["ratio_optspec_vs_stock"] for c in cases], h,
+            label="optspec speed-up over stock")
+    ax.barh([i + h / 2 for i in y], [1 / c["ratio_twin_vs_stock"] for c in cases], h,
+            label="hand-specialized speed-up over stock")
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed-up over scripted stock (median of paired ratios)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    t_start = time.perf_counter()
+    os.makedirs(args.out, exist_ok=True)
+    torch_optspec.disable()
+    rounds = 5 if args.quick else 9
+    block_s = 0.15 if args.quick else 0.25
+    results = {"mode": "quick" if args.quick else "full", "machine": machine_info(), "cases": []}
+    for make in configs(args.quick):
+        case = make()
+        print(f"[{time.perf_counter() - t_start:6.0f}s] {case.name}", flush=True)
+        # torch.compile costs tens of seconds per shape on 2 cores: reference
+        # rows only (full mode), on the smallest config of each model family.
+        with_compile = not args.quick and not args.no_compile and case.name in COMPILE_ROWS
+        results["cases"].append(run_case(case, rounds, block_s, with_compile))
+        c = results["cases"][-1]
+        print(f"         optspec/stock {c['ratio_optspec_vs_stock']:.3f} optspec/twin "
+              f"{c['ratio_optspec_vs_twin']:.3f} fusion s/o/t "
+              f"{c['plans']['stock']['fusion_total']}/{c['plans']['optspec']['fusion_total']}/"
+              f"{c['plans']['twin']['fusion_total']}", flush=True)
+    print(f"[{time.perf_counter() - t_start:6.0f}s] first-call latency", flush=True)
+    fc = [lambda: bert_case(2, 1, 128, True), lambda: attention_case(1, 128, True)]
+    results["first_call"] = [first_call_latency(m, 3 if args.quick else 5) for m in fc]
+    print(f"[{time.perf_counter() - t_start:6.0f}s] guard overhead", flush=True)
+    results["guard_overhead"] = guard_overhead(rounds=9 if args.quick else 15,
+                                               number=5000 if args.quick else 20000)
+    print(f"[{time.perf_counter() - t_start:6.0f}s] NNC counts", flush=True)
+    results["nnc"] = nnc_counts()
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    results["wall_s"] = time.perf_counter() - t_start
+    results["targets"] = targets(results)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(results, f, indent=1, default=str)
+    write_markdown(results, os.path.join(args.out, "latest.md"))
+    write_chart(results, os.path.join(args.out, "latest.png"))
+    print("\n".join(results["targets"]))
+    print(f"wrote {args.out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

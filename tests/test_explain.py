@@ -1,0 +1,126 @@
+"""torch_optspec.explain() and `python -m torch_optspec explain MODEL.pt`."""
+from typing import Optional
+
+import pytest
+import torch
+
+import torch_optspec
+from torch_optspec.__main__ import main as cli_main
+from torch_optspec.__main__ import parse_input
+
+
+class Masked(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                unused: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = self.linear(x)
+        if mask is not None:
+            y = y + mask
+        return y.relu()
+
+
+class NoOptional(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.relu()
+
+
+def by_name(report, name):
+    return next(i for i in report.inputs if i.name == name)
+
+
+def test_specializes_with_the_pass():
+    with torch.no_grad():
+        report = torch_optspec.explain(Masked().eval(), torch.randn(2, 4), None, enabled=True)
+    assert report.specialized
+    assert by_name(report, "mask").decision == "None"
+    assert by_name(report, "unused").decision == "skipped: unused"
+    assert report.after.guards == 1 and report.after.guard_patterns == ["[1]"]
+    assert report.before.prim_if == 1 and report.after.prim_if == 0
+    assert report.before.unchecked_cast == 1 and report.after.unchecked_cast == 0
+    text = str(report)
+    assert "result: specialized" in text and "pattern=[1]" in text
+
+
+def test_tensor_input_refined():
+    with torch.no_grad():
+        report = torch_optspec.explain(Masked().eval(), torch.randn(2, 4), torch.ones(4),
+                                       enabled=True)
+    assert by_name(report, "mask").decision == "Tensor"
+    assert report.after.guard_patterns == ["[0]"]
+    assert report.after.prim_if == 0
+
+
+def test_nothing_without_the_pass_and_says_why():
+    assert not torch_optspec.is_enabled()
+    with torch.no_grad():
+        report = torch_optspec.explain(Masked().eval(), torch.randn(2, 4), None)
+    assert not report.specialized
+    assert report.after.guards == 0 and report.after.prim_if == 1
+    assert any("disabled" in r for r in report.reasons)
+
+
+def test_follows_the_enabled_block():
+    with torch.no_grad(), torch_optspec.enabled():
+        report = torch_optspec.explain(Masked().eval(), torch.randn(2, 4), None)
+    assert report.specialized
+
+
+def test_autodiff_path_explained():
+    # grad mode on, parameters require grad: the executor differentiates.
+    report = torch_optspec.explain(Masked(), torch.randn(2, 4), None, enabled=True)
+    assert not report.specialized and report.autodiff
+    assert any("autodiff" in r for r in report.reasons)
+
+
+def test_no_optional_input_explained():
+    with torch.no_grad():
+        report = torch_optspec.explain(NoOptional(), torch.randn(3), enabled=True)
+    assert not report.specialized
+    assert any("no Optional[Tensor] input" in r for r in report.reasons)
+
+
+def test_leaves_the_callers_model_alone():
+    scripted = torch.jit.freeze(torch.jit.script(Masked().eval()))
+    with torch.no_grad():
+        report = torch_optspec.explain(scripted, torch.randn(2, 4), None, enabled=True)
+        assert report.specialized
+        for _ in range(3):
+            scripted(torch.randn(2, 4), None)  # compiled now, with the pass off
+    plan = torch.jit.last_executed_optimized_graph()
+    assert "check_none_pattern" not in str(plan)
+
+
+def test_script_function():
+    @torch.jit.script
+    def f(x: torch.Tensor, m: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if m is not None:
+            x = x * m
+        return x.relu()
+
+    with torch.no_grad():
+        report = torch_optspec.explain(f, torch.randn(3), torch.randn(3), enabled=True)
+    assert report.specialized and by_name(report, "m").decision == "Tensor"
+
+
+def test_parse_input():
+    assert parse_input("None") is None
+    t = parse_input("2x3:int64")
+    assert t.shape == (2, 3) and t.dtype == torch.int64
+    assert parse_input("5").dtype == torch.float32
+    assert parse_input("scalar:float64").shape == ()
+    with pytest.raises(ValueError):
+        parse_input("2:nonsense")
+
+
+def test_cli_on_saved_model(tmp_path, capsys):
+    path = str(tmp_path / "masked.pt")
+    torch.jit.save(torch.jit.script(Masked().eval()), path)
+    assert cli_main(["explain", path, "2x4", "None"]) == 0
+    out = capsys.readouterr().out
+    assert "result: specialized" in out and "pattern=[1]" in out
+    assert cli_main(["explain", path, "2x4", "mask=4", "--disable"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing specialized" in out and "disabled" in out
