@@ -48,3 +48,16 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+	rm -rf $(VENV)
+
+# Benchmarks (bench/run.py; results in bench/results/latest.{md,json,png}).
+.PHONY: bench bench-quick
+$(VENV)/.bench-deps: requirements-bench.txt $(VENV)/.deps
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: build $(VENV)/.bench-deps
+	$(PY) -m bench.run
+
+bench-quick: build $(VENV)/.bench-deps
+	$(PY) -m bench.run --quick
