@@ -48,7 +48,6 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
-	rm -rf $(VENV)
 
 # Benchmarks (bench/run.py; results in bench/results/latest.{md,json,png}).
 .PHONY: bench bench-quick
