@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py
 
-.PHONY: all venv build test test-py demo clean distclean
+.PHONY: all venv build test test-py demo clean distclean build-cpp test-cpp cpp-tools
 
 all: build
 
@@ -30,6 +30,7 @@ $(VENV)/.built: $(VENV)/.deps $(EXT_SOURCES)
 
 test: build
 	$(PY) -m pytest -q tests
+	$(MAKE) test-cpp
 
 demo: build
 	$(PY) examples/demo.py
@@ -43,8 +44,27 @@ FUZZ_OUT  ?= build/fuzz-seed$(SEED)
 fuzz: build
 	nice -n 10 $(PY) tests/fuzz/fuzz_run.py --cases $(N) --seed $(SEED) --out $(FUZZ_OUT)
 
+# LibTorch side (docs/cpp.md): libtorch_optspec, examples/cpp and tests/cpp,
+# built with CMake + Ninja in build-cpp/ against the venv's torch.
+CMAKE     ?= cmake
+CPP_BUILD := build-cpp
+
+# cmake and ninja from Debian when missing (CI runs as root).
+cpp-tools:
+	@command -v $(CMAKE) >/dev/null && command -v ninja >/dev/null || \
+	  { apt-get update && apt-get install -y cmake ninja-build; }
+
+build-cpp: venv cpp-tools
+	$(CMAKE) -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_PREFIX_PATH="$$($(PY) -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')" \
+	  -DPython3_EXECUTABLE="$(abspath $(PY))"
+	$(CMAKE) --build $(CPP_BUILD) -j $${MAX_JOBS:-2}
+
+test-cpp: build-cpp
+	cd $(CPP_BUILD) && ctest --output-on-failure
+
 clean:
-	rm -rf build torch_optspec/_C*.so torch_optspec/_build_info.py $(VENV)/.built
+	rm -rf build $(CPP_BUILD) torch_optspec/_C*.so torch_optspec/_build_info.py $(VENV)/.built
 
 distclean: clean
 	rm -rf $(VENV)
