@@ -26,6 +26,7 @@ namespace torch_optspec {
 namespace {
 
 std::atomic<bool> global_enabled{false};
+std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
 // -1: follow the global switch; 0/1: an EnabledGuard on this thread.
 thread_local int8_t thread_override = -1;
 
@@ -123,6 +124,28 @@ void reset_stats() {
 
 std::string built_with_torch() {
   return TORCH_VERSION;
+}
+
+FastPathMode fastPathMode() {
+  return static_cast<FastPathMode>(fast_path_mode.load());
+}
+
+void setFastPathMode(FastPathMode mode) {
+  fast_path_mode.store(static_cast<int>(mode));
+}
+
+bool shouldOutline() {
+  switch (fastPathMode()) {
+    case FastPathMode::Inline:
+      return false;
+    case FastPathMode::Outline:
+      return true;
+    case FastPathMode::Auto:
+      // Ours is always registered; anything else may be a fuser that only
+      // reads the top-level block (oneDNN Graph is one).
+      return torch::jit::getCustomPrePasses().size() > 1;
+  }
+  return false;
 }
 
 void recordGraphSeen() {

@@ -15,9 +15,18 @@ def pass_off_and_clean():
     """Every test starts with the pass off (globally and on this thread) and
     fresh counters, and leaves it that way."""
     torch_optspec.disable()
+    torch_optspec.set_fast_path("auto")
     torch_optspec.reset_stats()
     yield
     torch_optspec.disable()
+    torch_optspec.set_fast_path("auto")
+
+
+@pytest.fixture(params=["inline", "outline"])
+def fast_path_mode(request):
+    """Run the test with the fast path inlined and outlined."""
+    torch_optspec.set_fast_path(request.param)
+    yield request.param
 
 
 @pytest.fixture

@@ -18,9 +18,11 @@ def script_fresh(obj):
     return scripted
 
 
-def run_and_get_plan(fn: Callable, *args, calls: int = 3) -> torch._C.Graph:
-    """Call `fn` `calls` times (one profiling run, then the optimized plan)
-    and return the optimized graph the executor last ran."""
+def run_and_get_plan(fn: Callable, *args, calls: int = 4) -> torch._C.Graph:
+    """Call `fn` `calls` times and return the optimized graph the executor
+    last ran. One profiling run, then the optimized plan; an outlined fast
+    path needs one more call for its own profiling run and one to run
+    optimized."""
     with torch.no_grad():
         for _ in range(calls):
             fn(*args)
@@ -75,6 +77,30 @@ def fast_path(graph: torch._C.Graph):
 def block_text(block) -> str:
     """A block printed like a graph body (torch._C.Block has no str)."""
     return "".join(str(n) for n in block.nodes()) + str(block.returnNode())
+
+
+def fast_graph(graph: torch._C.Graph):
+    """What the fast path runs: block0 of the versioning If when inlined, or
+    the optimized graph of the function it calls when outlined."""
+    block = fast_path(graph)
+    calls = [n for n in block.nodes() if n.kind() == "prim::CallFunction"]
+    if len(calls) == 1 and len(list(block.nodes())) <= 3:  # call + tuple unpack
+        plan = torch_optspec._C._called_plan(calls[0])
+        assert plan is not None, "the outlined fast path has not been optimized yet"
+        return plan
+    return block
+
+
+def none_checks(block_owner) -> List[torch._C.Node]:
+    """None checks left anywhere in `block_owner`: is/isnot nodes, branches on
+    them, and casts other than the fast path's refinement."""
+    found = []
+    for n in nodes(block_owner, recurse_subgraphs=False):
+        if n.kind() in ("aten::__is__", "aten::__isnot__"):
+            found.append(n)
+        elif n.kind() == "prim::unchecked_cast" and not is_refinement(n):
+            found.append(n)
+    return found
 
 
 def fusion_groups(block_owner, kind: str = "prim::TensorExprGroup") -> List[List[str]]:

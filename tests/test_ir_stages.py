@@ -150,6 +150,30 @@ graph(%x : Tensor, %w : Tensor, %b : Tensor?):
     FileCheck().check("NoneType = prim::Constant").check("aten::linear").run(block_text(fast))
 
 
+# ---- outline ----------------------------------------------------------------
+
+def test_outline_moves_the_fast_path_into_a_function_of_its_own():
+    torch_optspec.set_fast_path("outline")
+    g = specialize(parse(REPORT_IR), ["", "", "tensor"])
+    # refinement hoisted before the If; both branches are fallback graphs
+    FileCheck().check(GUARD).check("prim::unchecked_cast(%mask").check("prim::If").check(
+        "block0").check("prim::FallbackGraph").check("block1").check(
+        "prim::FallbackGraph").run(str(g))
+    fast_node = next(next(g.findNode("prim::If").blocks()).nodes())
+    assert fast_node.kind() == "prim::FallbackGraph"
+    fast = fast_node.g("Subgraph")
+    # The function receives the refined mask as a Tensor and has no check left.
+    assert sorted(i.type().kind() for i in fast.inputs()) == ["IntType", "TensorType", "TensorType"]
+    assert count(fast, "aten::__isnot__") == 0 and count(fast, "prim::If") == 0
+
+
+def test_outline_of_a_none_input_passes_nothing_for_it():
+    torch_optspec.set_fast_path("outline")
+    g = specialize(parse(REPORT_IR), ["", "", "none"])
+    fast_node = next(next(g.findNode("prim::If").blocks()).nodes())
+    assert [i.debugName().split(".")[0] for i in fast_node.inputs()] == ["inputs", "self"]
+
+
 # ---- driver -------------------------------------------------------------------
 
 def test_no_plan_leaves_graph_untouched():

@@ -15,9 +15,11 @@ from ._api import (  # noqa: E402
     disable,
     enable,
     enabled,
+    get_fast_path,
     is_enabled,
     reset_plans,
     reset_stats,
+    set_fast_path,
     stats,
 )
 from .explain import explain  # noqa: E402
@@ -33,6 +35,8 @@ __all__ = [
     "stats",
     "reset_stats",
     "reset_plans",
+    "set_fast_path",
+    "get_fast_path",
     "explain",
     "SUPPORTED_TORCH",
 ]

@@ -43,6 +43,35 @@ def enabled(mode: bool = True) -> Iterator[None]:
         _C._exchange_thread_override(previous)
 
 
+_FAST_PATH_MODES = {"auto": 0, "inline": 1, "outline": 2}
+
+
+def set_fast_path(mode: str) -> None:
+    """Where specialized graphs put their fast path (for graphs optimized
+    from now on):
+
+    - "inline": inside the versioning prim::If. No call overhead, compiled in
+      the same optimization. NNC (TensorExpr) and the legacy fuser fuse it.
+    - "outline": in a function of its own, which the executor profiles and
+      optimizes like any scripted function. Needed by fusers that only look
+      at the top-level block of a graph (oneDNN Graph); costs a function call
+      per call and one more profiling run.
+    - "auto" (default): "outline" when another custom JIT pre-pass is
+      registered (torch.jit.enable_onednn_fusion(True) registers one), else
+      "inline".
+    """
+    if mode not in _FAST_PATH_MODES:
+        raise ValueError(
+            f"torch_optspec.set_fast_path: mode must be one of {sorted(_FAST_PATH_MODES)}, got {mode!r}"
+        )
+    _C._set_fast_path_mode(_FAST_PATH_MODES[mode])
+
+
+def get_fast_path() -> str:
+    """The mode set with set_fast_path()."""
+    return {v: k for k, v in _FAST_PATH_MODES.items()}[_C._fast_path_mode()]
+
+
 def stats() -> dict:
     """Process-wide counters of the pass (a fresh dict each call)."""
     return _C.stats()

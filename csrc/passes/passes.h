@@ -9,11 +9,13 @@
 //                    present inputs by a refined Tensor value
 //   cleanup.cpp   5. run the JIT's peephole / constant propagation / DCE so the
 //                    checks and branches on those inputs disappear, and verify
+//   outline.cpp   6. if a top-level-only fuser may run (oneDNN Graph), move the
+//                    fast path into a function of its own
 //   specialize_optionals.cpp   the driver that runs 2-5 on one graph
-//   register.cpp  6. the on/off switch, counters, and registration with the JIT
+//   register.cpp  7. the on/off switch, counters, and registration with the JIT
 //
 // PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" shows the graph before and
-// after; add ">>decide:>>version:>>refine:>>cleanup" for each stage.
+// after; add ">>decide:>>version:>>refine:>>cleanup:>>outline" for each stage.
 #pragma once
 
 #include <torch/csrc/jit/ir/ir.h>
@@ -121,6 +123,20 @@ size_t countResidualChecks(
     Block* block,
     const SpecializationPlan& plan);
 
+// ---- 6. outline --------------------------------------------------------
+
+// Turns block0 into a prim::FallbackGraph (compiled by the executor as a
+// function of its own) so that top-level-only fusers see the fast path.
+void outlineFastPath(Graph& graph, Block* fast);
+
+// Where the fast path goes. Auto: inline, unless a custom pre-pass other than
+// ours is registered (oneDNN Graph registers one when enabled; such passes
+// may only read the top-level block), then outlined.
+enum class FastPathMode { Auto = 0, Inline = 1, Outline = 2 };
+FastPathMode fastPathMode();
+void setFastPathMode(FastPathMode mode);
+bool shouldOutline();
+
 // ---- driver (specialize_optionals.cpp) ------------------------------------
 
 // The custom pre-pass: decide from profiles, then specialize. Works on a copy
@@ -133,7 +149,7 @@ bool SpecializeOptionalInputs(
     std::shared_ptr<Graph>& graph,
     const SpecializationPlan& plan);
 
-// ---- 6. register (register.cpp) -------------------------------------------
+// ---- 7. register (register.cpp) -------------------------------------------
 
 // Internal counters behind torch_optspec::stats().
 void recordGraphSeen();

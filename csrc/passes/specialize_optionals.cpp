@@ -14,6 +14,20 @@ namespace torch_optspec {
 
 namespace {
 
+bool containsFallbackGraph(Block* block) {
+  for (Node* n : block->nodes()) {
+    if (n->kind() == c10::prim::FallbackGraph) {
+      return true;
+    }
+    for (Block* b : n->blocks()) {
+      if (containsFallbackGraph(b)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 struct OptionalSpecializer {
   OptionalSpecializer(std::shared_ptr<Graph>& graph, SpecializationPlan plan)
       : graph_(graph), plan_(std::move(plan)) {}
@@ -22,6 +36,17 @@ struct OptionalSpecializer {
   bool run() {
     if (!plan_.specializesAnything()) {
       GRAPH_DEBUG("Nothing to specialize: ", plan_.describe(*graph_));
+      return false;
+    }
+    if (containsFallbackGraph(graph_->block())) {
+      // Already versioned by the executor: SpecializeAutogradZero does this
+      // to backward graphs before the custom passes run. The executor turns a
+      // prim::FallbackGraph into a function only in a plan it optimizes; our
+      // fallback function runs its graph unoptimized while profiling it, so a
+      // copy of the executor's FallbackGraph in there would raise "Must be
+      // converted to prim::FunctionCall" when reached
+      // (tests/test_reliability.py::test_requires_grad_inputs_autodiff_path).
+      GRAPH_DEBUG("Already versioned by the executor, left alone: ", plan_.describe(*graph_));
       return false;
     }
     GRAPH_DUMP("Before specializing " + plan_.describe(*graph_), graph_);
@@ -33,6 +58,12 @@ struct OptionalSpecializer {
       Block* fast = versionGraph(*candidate, plan_);
       refineFastPath(*candidate, fast, plan_);
       cleanupGraph(candidate);
+      GRAPH_DEBUG(
+          "Checks left on specialized inputs: ",
+          countResidualChecks(*candidate, fast, plan_));
+      if (shouldOutline()) {
+        outlineFastPath(*candidate, fast);
+      }
       problem = verifyGraph(candidate);
     } catch (const std::exception& e) {
       problem = e.what();

@@ -68,6 +68,23 @@ size_t flushModulePlans(const torch::jit::Module& module) {
 // executor compiles a prim::FallbackGraph into such a function), depth first,
 // for those that have been optimized. Lets tests and explain() look at the
 // specialization made for a second None-pattern.
+// The optimized plan of the function a prim::CallFunction node calls (or of
+// the function constant itself); None when it has not been optimized yet.
+std::shared_ptr<torch::jit::Graph> calledPlan(torch::jit::Node* n) {
+  if (n->kind() == c10::prim::CallFunction) {
+    n = n->input(0)->node();
+  }
+  auto fn_type = n->output()->type()->cast<c10::FunctionType>();
+  auto* gf = fn_type
+      ? dynamic_cast<torch::jit::GraphFunction*>(fn_type->function())
+      : nullptr;
+  if (!gf || !gf->get_executor().isOptimized()) {
+    return nullptr;
+  }
+  auto state = gf->get_executor().getDebugState();
+  return state.execution_plans.begin()->second.graph;
+}
+
 void collectFallbackPlans(
     torch::jit::Block* block,
     std::vector<std::shared_ptr<torch::jit::Graph>>& out) {
@@ -78,17 +95,9 @@ void collectFallbackPlans(
     if (n->kind() != c10::prim::Constant || !n->hasAttributeS("fallback")) {
       continue;
     }
-    auto fn_type = n->output()->type()->cast<c10::FunctionType>();
-    auto* gf = fn_type
-        ? dynamic_cast<torch::jit::GraphFunction*>(fn_type->function())
-        : nullptr;
-    if (!gf || !gf->get_executor().isOptimized()) {
-      continue;
-    }
-    auto state = gf->get_executor().getDebugState();
-    for (auto& entry : state.execution_plans) {
-      out.push_back(entry.second.graph);
-      collectFallbackPlans(entry.second.graph->block(), out);
+    if (auto plan = calledPlan(n)) {
+      out.push_back(plan);
+      collectFallbackPlans(plan->block(), out);
     }
   }
 }
@@ -111,11 +120,18 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // override (-1 none, 0 off, 1 on) and get the previous one back.
   m.def("_exchange_thread_override", &torch_optspec::exchangeThreadOverride);
   m.def("stats", &statsDict);
+  m.def("_set_fast_path_mode", [](int mode) {
+    TORCH_CHECK(mode >= 0 && mode <= 2, "torch_optspec: bad fast path mode ", mode);
+    torch_optspec::setFastPathMode(static_cast<torch_optspec::FastPathMode>(mode));
+  });
+  m.def("_fast_path_mode", [] { return static_cast<int>(torch_optspec::fastPathMode()); });
+  m.def("_outlines_now", &torch_optspec::shouldOutline);
   m.def("reset_stats", &torch_optspec::reset_stats);
   m.def("built_with_torch", &torch_optspec::built_with_torch);
   m.def("_specialize_with_pattern", &specializeWithPattern);
   m.def("_describe_profiled_plan", &describeProfiledPlan);
   m.def("_fallback_plans", &fallbackPlans);
+  m.def("_called_plan", &calledPlan);
   m.def("_flush_module_plans", &flushModulePlans);
   m.def("_flush_function_plans", [](const py::object& fn) {
     // torch.jit.ScriptFunction
