@@ -32,6 +32,15 @@ foreach(f include/torch_optspec/torch_optspec.h
   endif()
 endforeach()
 
+# The installed library resolves LibTorch by itself (its RUNPATH), as
+# LD_PRELOAD into an unrelated host needs.
+file(GET_RUNTIME_DEPENDENCIES
+  LIBRARIES "${prefix}/lib/libtorch_optspec.so"
+  UNRESOLVED_DEPENDENCIES_VAR unresolved)
+if(unresolved)
+  message(FATAL_ERROR "installed libtorch_optspec.so cannot find: ${unresolved}")
+endif()
+
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
     "-DCMAKE_PREFIX_PATH=${prefix};${TORCH_PREFIX}")
 run(${CMAKE_COMMAND} --build "${build}")
