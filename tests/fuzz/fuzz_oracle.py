@@ -18,6 +18,7 @@
 import importlib.util
 import itertools
 import sys
+import warnings
 
 import torch
 import torch_optspec
@@ -133,7 +134,9 @@ def _run_once(target, args, case, mode):
 
     result = {"error": None, "outputs": None, "inputs": inputs, "alias": None, "grad": None}
     try:
-        with grad_ctx, mode_ctx():
+        with grad_ctx, mode_ctx(), warnings.catch_warnings():
+            # eager torch.jit.fork/wait warn that they are deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
             out = target(*inputs)
         leaves = _flatten(out, [])
         result["outputs"] = leaves
