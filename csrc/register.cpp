@@ -192,6 +192,19 @@ void recordRejected() {
 void ensure_registered() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // Two copies of torch_optspec in one process (say the Python extension
+    // and libtorch_optspec.so loaded with torch.ops.load_library) would
+    // register two passes reading two different switches. The first copy
+    // loaded owns the JIT hooks; this one stays inert and says so.
+    if (!torch::jit::getAllOperatorsFor(guardKind()).empty()) {
+      TORCH_WARN(
+          "torch_optspec: another copy of torch_optspec is already loaded in "
+          "this process and registered with the JIT; this copy (",
+          built_with_torch(),
+          ") stays inactive. Load only one of the Python extension and "
+          "libtorch_optspec.so.");
+      return;
+    }
     registerGuardOperator();
     torch::jit::RegisterProfilingNode(consumesOptionalTensorInput);
     auto id = torch::jit::registerPrePass(

@@ -102,10 +102,17 @@ void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph) {
   if (!hasOptionalTensorInput(*graph)) {
     return;
   }
-  SpecializationPlan plan = decideFromProfiles(*graph);
-  recordPlan(plan);
-  if (OptionalSpecializer(graph, plan).run()) {
-    recordSpecialized(plan);
+  // Nothing here may fail the user's call: whatever goes wrong while
+  // deciding, the graph is left as it is and the executor carries on.
+  try {
+    SpecializationPlan plan = decideFromProfiles(*graph);
+    recordPlan(plan);
+    if (OptionalSpecializer(graph, plan).run()) {
+      recordSpecialized(plan);
+    }
+  } catch (const std::exception& e) {
+    GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
+    recordRejected();
   }
 }
 
