@@ -28,7 +28,9 @@ $(VENV)/.built: $(VENV)/.deps $(EXT_SOURCES)
 	echo "$(CURDIR)" > "$(SITE)/torch_optspec-dev.pth"
 	touch $@
 
-test: build
+# The C++ side is built first so that the Python suite can also check the
+# library (tests/test_api.py loads it next to the extension).
+test: build build-cpp
 	$(PY) -m pytest -q tests
 	$(MAKE) test-cpp
 
