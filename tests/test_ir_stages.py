@@ -82,6 +82,17 @@ def test_version_guards_the_pattern_and_keeps_a_fallback():
         "prim::unchecked_cast").run(str(fallback))
 
 
+def test_version_slow_path_runs_inline_under_grad_and_falls_back_otherwise():
+    g = specialize(parse(REPORT_IR), ["", "", "tensor"])
+    slow = list(g.findNode("prim::If").blocks())[1]
+    grad_if = [n for n in slow.nodes() if n.kind() == "prim::If"][0]
+    assert grad_if.input().node().kind() == "aten::is_grad_enabled"
+    inline_body, fallback = list(grad_if.blocks())
+    FileCheck().check("aten::__isnot__").check("prim::If").check("aten::add").check(
+        "aten::softmax").run(block_text(inline_body))
+    assert [n.kind() for n in fallback.nodes()] == ["prim::FallbackGraph"]
+
+
 def test_version_pattern_lists_only_specialized_inputs_in_order():
     g = parse("""
 graph(%a : Tensor?, %b : Tensor?, %c : Tensor?):

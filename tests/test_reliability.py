@@ -272,12 +272,6 @@ def fn(x: torch.Tensor, a: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Option
     assert torch_optspec.stats()["graphs_specialized"] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open torch_optspec bug (docs/reliability.md): with Optional inputs that "
-    "require grad, the pass specializes the forward graph of a "
-    "DifferentiableGraph (run by its own executor on the no-grad path) and "
-    "backward then fails (INTERNAL ASSERT in register_prim_ops.cpp) or gives "
-    "wrong gradients"))
 def test_requires_grad_inputs_autodiff_path(tmp_path):
     """With inputs that require grad the executor takes the autodiff path (the
     pass does not run there): outputs and gradients equal eager for every

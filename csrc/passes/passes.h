@@ -4,7 +4,8 @@
 //                    graph input (seen_none / profiled_type on prim::profile)
 //   decide.cpp    2. read those records into a SpecializationPlan
 //   version.cpp   3. guard the plan: prim::If(check_none_pattern(...)) with the
-//                    fast path in block0 and a prim::FallbackGraph in block1
+//                    fast path in block0 and the original in block1 (a
+//                    prim::FallbackGraph, or inline under grad mode)
 //   refine.cpp    4. in the fast path, replace None inputs by a None constant and
 //                    present inputs by a refined Tensor value
 //   cleanup.cpp   5. run the JIT's peephole / constant propagation / DCE so the
@@ -97,7 +98,9 @@ void registerGuardOperator();
 //   %ok = torch_optspec::check_none_pattern[pattern=...](specialized inputs)
 //   %outs = prim::If(%ok)
 //     block0: <copy of the graph body>             (returned, to be refined)
-//     block1: prim::FallbackGraph(<original body>)
+//     block1: prim::If(aten::is_grad_enabled())
+//               block0: <original body>                         (grad mode)
+//               block1: prim::FallbackGraph(<original body>)    (no grad)
 Block* versionGraph(Graph& graph, const SpecializationPlan& plan);
 
 // ---- 4. refine ----------------------------------------------------------

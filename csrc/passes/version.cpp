@@ -3,7 +3,7 @@
 //   %ok : bool = torch_optspec::check_none_pattern[pattern=[1, 0]](%a, %b)
 //   %out : ... = prim::If(%ok)
 //     block0():   <a copy of the graph body: the fast path, refined next>
-//     block1():   %r = prim::FallbackGraph_0(<graph inputs>)   (original body)
+//     block1():   <the original body: see buildSlowPath>
 //   return (%out)
 //
 // The guard is a single interpreter instruction whatever the number of inputs.
@@ -54,6 +54,40 @@ torch::jit::Operation createGuard(const Node* node) {
     torch::jit::drop(stack, n);
     torch::jit::push(stack, ok);
   };
+}
+
+// block1, when the None-pattern does not match:
+//
+//   %grad : bool = aten::is_grad_enabled()
+//   %r = prim::If(%grad)
+//     block0(): <the original body, inline>
+//     block1(): prim::FallbackGraph(<the original body>)
+//
+// Without grad mode, a fallback function that the executor profiles and
+// specializes for the pattern it sees. Under grad mode the original body runs
+// inline, exactly as the unspecialized plan (compiled on the no-grad path)
+// would run it: a fallback function first compiled under grad mode would go
+// down the executor's autodiff path, which this plan never takes, and which in
+// torch 2.13 returns wrong gradients for some graphs (tools/
+// jit_profiling_grad_repro.py). aten::is_grad_enabled is never folded
+// (conservative alias analysis).
+void buildSlowPath(Graph& graph, Block* original, Block* slow) {
+  auto identity = [](Value* v) { return v; };
+  torch::jit::WithInsertPoint at_slow(slow);
+  static const auto is_grad_enabled =
+      c10::Symbol::fromQualString("aten::is_grad_enabled");
+  Value* grad_enabled = graph.insert(is_grad_enabled, {});
+  Node* by_grad = graph.insertNode(
+      graph.create(c10::prim::If, {grad_enabled}, original->outputs().size()));
+  Block* inline_body = by_grad->addBlock();
+  Block* fallback = by_grad->addBlock();
+  inline_body->cloneFrom(original, identity);
+  fallback->cloneFrom(original, identity);
+  torch::jit::replaceBlockWithFallbackGraph(fallback, graph.inputs());
+  for (size_t i = 0; i < original->outputs().size(); ++i) {
+    by_grad->output(i)->copyMetadata(original->outputs()[i]);
+    slow->registerOutput(by_grad->output(i));
+  }
 }
 
 } // namespace
@@ -114,9 +148,7 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
     n->destroy();
   }
 
-  // block1: the original body as a fallback graph over the graph inputs.
-  slow->cloneFrom(fast, [](Value* v) { return v; });
-  torch::jit::replaceBlockWithFallbackGraph(slow, graph.inputs());
+  buildSlowPath(graph, fast, slow);
 
   GRAPH_DUMP("After versioning (guard + fast path + fallback):", &graph);
   return fast;
