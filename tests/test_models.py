@@ -41,7 +41,8 @@ def fresh(module: nn.Module):
 
 def ifs_reading(graph, input_name: str) -> int:
     """prim::If nodes whose condition depends on graph input `input_name`
-    (through any chain of nodes, If outputs included)."""
+    (through any chain of nodes, If outputs included), outside the slow path
+    of a torch_optspec guard."""
     start = [v for v in graph.inputs() if v.debugName().split(".")[0] == input_name]
     tainted = set(start)
     count = 0
@@ -52,7 +53,10 @@ def ifs_reading(graph, input_name: str) -> int:
             if node.kind() == GUARD_KIND:
                 continue
             reads = any(i in tainted for i in node.inputs())
-            for inner in node.blocks():
+            blocks = list(node.blocks())
+            if node.kind() == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+                blocks = blocks[:1]  # fast path only
+            for inner in blocks:
                 walk(inner)
                 reads |= any(o in tainted for o in inner.outputs())
             if node.kind() == "prim::If" and node.inputsAt(0) in tainted:

@@ -52,7 +52,9 @@ GUARD_KIND = "torch_optspec::check_none_pattern"
 
 @dataclasses.dataclass
 class GraphSummary:
-    """Counts over an optimized graph (all blocks, fusion subgraphs excluded)."""
+    """Counts over an optimized graph: all blocks except the slow path (block1)
+    of a torch_optspec guard's prim::If, fusion subgraphs excluded. For a
+    specialized plan that is the code a call matching the guard runs."""
 
     fusion_groups: Dict[str, int]
     prim_if: int  # model control flow: Ifs not guarding a fusion group or a specialization
@@ -87,7 +89,10 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                     ifs += 1
             if kind == GUARD_KIND:
                 patterns.append(str(getattr(node, "is")("pattern")) if node.hasAttribute("pattern") else "?")
-            for inner in node.blocks():
+            blocks = list(node.blocks())
+            if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+                blocks = blocks[:1]  # the fast path; block1 is the unspecialized slow path
+            for inner in blocks:
                 walk(inner)
 
     walk(graph.block())
