@@ -5,7 +5,8 @@
 //   - the custom pre-pass, moved to the front of the pre-pass list so that it
 //     runs before fusers registered as pre-passes (oneDNN Graph registers
 //     itself lazily, when torch.jit.enable_onednn_fusion(True) is called);
-//   - the guard operator (version.cpp).
+//   - the guard operator (version.cpp);
+//   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // If TORCH_OPTSPEC_ENABLE=1 is set when the library is loaded, the pass is
 // also enabled: a LibTorch host gets the specialization with LD_PRELOAD alone.
 #include "passes/passes.h"
@@ -210,6 +211,8 @@ void ensure_registered() {
     auto id = torch::jit::registerPrePass(
         [](std::shared_ptr<Graph>& g) { SpecializeOptionalInputs(g); });
     movePassToFront(id);
+    torch::jit::registerPostPass(
+        [](std::shared_ptr<Graph>& g) { UnfuseInputlessGroups(g); });
   });
 }
 

@@ -29,7 +29,8 @@ void cleanupGraph(std::shared_ptr<Graph>& graph) {
   // from looping.
   constexpr int kMaxRounds = 4;
   for (int round = 0; round < kMaxRounds; ++round) {
-    bool changed = torch::jit::PeepholeOptimize(
+    bool changed = refineProfiles(graph->block());
+    changed |= torch::jit::PeepholeOptimize(
         graph, /*disable_shape_peepholes=*/true);
     changed |= torch::jit::ConstantPropagation(graph);
     torch::jit::EliminateDeadCode(graph);

@@ -14,6 +14,7 @@
 //                    fast path into a function of its own
 //   specialize_optionals.cpp   the driver that runs 2-5 on one graph
 //   register.cpp  7. the on/off switch, counters, and registration with the JIT
+//   postfusion.cpp 8. after fusion: un-fuse NNC groups left without inputs
 //
 // PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" shows the graph before and
 // after; add ">>decide:>>version:>>refine:>>cleanup:>>outline" for each stage.
@@ -109,6 +110,10 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan);
 // the Optional-typed prim::profile nodes that sit on them.
 void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan);
 
+// Re-types Tensor?-typed prim::profile nodes whose input is now a Tensor and
+// removes those whose input is None. Returns true if anything changed.
+bool refineProfiles(Block* block);
+
 // ---- 5. clean up --------------------------------------------------------
 
 // Peephole (without shape peepholes: nothing but None-ness is guarded),
@@ -139,6 +144,12 @@ enum class FastPathMode { Auto = 0, Inline = 1, Outline = 2 };
 FastPathMode fastPathMode();
 void setFastPathMode(FastPathMode mode);
 bool shouldOutline();
+
+// ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
+
+// Inlines back the NNC groups without inputs of graphs we specialized (NNC
+// miscomputes such groups in torch 2.13).
+void UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
 // ---- driver (specialize_optionals.cpp) ------------------------------------
 

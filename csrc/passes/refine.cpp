@@ -9,33 +9,41 @@
 // The prim::profile nodes on those inputs are typed Tensor? and would hide the
 // refinement from peephole and constant propagation: on a None input they are
 // removed (there is nothing left to profile), on a Tensor input they are
-// re-typed to Tensor and keep their profiled_type for the fusers.
+// re-typed to Tensor and keep their profiled_type for the fusers
+// (refineProfiles; the clean-up calls it again as folding exposes more, e.g.
+// an Optional reassigned under `if x is not None:`).
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
 
 namespace torch_optspec {
 
-namespace {
-
-void retypeOrRemoveProfiles(Value* v, bool is_none) {
-  std::vector<Node*> profiles;
-  for (const auto& use : v->uses()) {
-    if (use.user->kind() == c10::prim::profile) {
-      profiles.push_back(use.user);
+bool refineProfiles(Block* block) {
+  bool changed = false;
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    Node* n = *it;
+    ++it;
+    for (Block* inner : n->blocks()) {
+      changed |= refineProfiles(inner);
+    }
+    if (n->kind() != c10::prim::profile || n->inputs().size() != 1 ||
+        !n->output()->type()->cast<c10::OptionalType>()) {
+      continue;
+    }
+    Value* in = n->input();
+    if (in->mustBeNone()) {
+      // Nothing left to profile: the value is None.
+      n->output()->replaceAllUsesWith(in);
+      n->destroy();
+      changed = true;
+    } else if (in->type()->cast<c10::TensorType>()) {
+      // Keeps its profiled_type for the fusers.
+      n->output()->setType(c10::TensorType::get());
+      changed = true;
     }
   }
-  for (Node* p : profiles) {
-    if (is_none) {
-      p->output()->replaceAllUsesWith(v);
-      p->destroy();
-    } else {
-      p->output()->setType(c10::TensorType::get());
-    }
-  }
+  return changed;
 }
-
-} // namespace
 
 void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
@@ -59,11 +67,11 @@ void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
       replacement = cast->output();
     }
     input->replaceAllUsesDominatedByNodeWith(replacement->node(), replacement);
-    retypeOrRemoveProfiles(replacement, d.kind == InputKind::None);
     GRAPH_DEBUG(
         "Refined %", input->debugName(), " as ",
         d.kind == InputKind::None ? "None" : "Tensor", " in the fast path");
   }
+  refineProfiles(fast);
   GRAPH_DUMP("After refining the fast path:", &graph);
 }
 

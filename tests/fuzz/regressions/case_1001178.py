@@ -6,7 +6,9 @@
 # becomes None and the loop folds into a fusion group without inputs, which
 # NNC computes wrongly (acc3 stays zeros). tools/nnc_constant_group_repro.py
 # shows the same wrong result without torch_optspec.
-UPSTREAM_BUG = "stock NNC (interpreted CPU) miscomputes a fusion group with no inputs: tools/nnc_constant_group_repro.py"
+# Was a wrong result (pass on vs off) while NNC fused ops folded to constants into an
+# input-less group, which torch 2.13 miscomputes (tools/nnc_constant_group_repro.py);
+# fixed by un-fusing such groups in specialized graphs (csrc/passes/postfusion.cpp).
 # A torch_optspec fuzz case (tests/fuzz/fuzz_gen.py, seed 1001178).
 import torch
 import torch.nn.functional as F

@@ -5,7 +5,9 @@
 # the accumulator loop folds into a TensorExprGroup without inputs, which the
 # interpreted NNC CPU fuser miscomputes (tools/nnc_constant_group_repro.py).
 # The case passes with fuser "none".
-UPSTREAM_BUG = "stock NNC (interpreted CPU) miscomputes a fusion group with no inputs: tools/nnc_constant_group_repro.py"
+# Was a wrong result (pass on vs off) while NNC fused ops folded to constants into an
+# input-less group, which torch 2.13 miscomputes (tools/nnc_constant_group_repro.py);
+# fixed by un-fusing such groups in specialized graphs (csrc/passes/postfusion.cpp).
 # A torch_optspec fuzz case (tests/fuzz/fuzz_gen.py, seed 1007438).
 import torch
 import torch.nn.functional as F
