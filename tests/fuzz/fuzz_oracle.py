@@ -247,3 +247,16 @@ def oracle_run(path, case=None, stop_at_first=True):
     report["specialized"] = report["graphs_specialized"] > 0
     return report
 # ---- end of oracle ----
+
+
+def report_main(path) -> int:
+    """Run the case in `path`, print the differences, return the exit code
+    (1 while it fails). The `__main__` of committed regressions."""
+    report = oracle_run(path)
+    for m in report["mismatches"]:
+        print(f"call {m['call']} pattern {m['pattern']}:")
+        for p in m["problems"]:
+            print("   ", p)
+    print("MISMATCH" if report["mismatches"] else "OK", {
+        k: report[k] for k in ("calls", "patterns", "graphs_specialized", "rejected")})
+    return 1 if report["mismatches"] else 0

@@ -1,7 +1,8 @@
 """Reproducers of cases the fuzzer once failed on (tests/fuzz/regressions/).
 
-Each file is a standalone reproducer written by fuzz_run.py (or by hand in
-the same form: a case source with CASE, see fuzz_gen.py); it must pass.
+Each file is a case source with CASE (see fuzz_gen.py), as fuzz_run.py
+writes it, minus the copy of the oracle that a standalone reproducer carries:
+run from the checkout, it uses tests/fuzz/fuzz_oracle.py. It must pass.
 
 A reproducer of a bug in stock torch (not in torch_optspec) carries a line
 `UPSTREAM_BUG = "..."` and is a strict xfail: it must keep failing, and the
