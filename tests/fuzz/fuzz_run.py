@@ -34,14 +34,7 @@ import fuzz_gen  # noqa: E402
 REPRO_MAIN = '''
 
 if __name__ == "__main__":
-    _report = oracle_run(__file__)
-    for _m in _report["mismatches"]:
-        print(f"call {_m['call']} pattern {_m['pattern']}:")
-        for _p in _m["problems"]:
-            print("   ", _p)
-    print("MISMATCH" if _report["mismatches"] else "OK", {
-        k: _report[k] for k in ("calls", "patterns", "graphs_specialized", "rejected")})
-    sys.exit(1 if _report["mismatches"] else 0)
+    sys.exit(report_main(__file__))
 '''
 
 
