@@ -59,12 +59,6 @@ class AttentionHand(torch.nn.Module):
 
 # ---- plan inspection ----------------------------------------------------------
 
-def executed_plans(graph) -> List[torch._C.Graph]:
-    """The plan that ran the call: the top-level plan, and for a specialized
-    one the optimized function its fast path or fallback calls."""
-    return [graph] + list(torch_optspec._C._fallback_plans(graph))
-
-
 def walk(block):
     for n in block.nodes():
         yield n
@@ -89,23 +83,28 @@ def groups(graph) -> List[str]:
     return out
 
 
+def fast_path(top):
+    """What a call matching the guard runs: block0 of the versioning If, or
+    the optimized graph of the function it calls when the fast path is
+    outlined (torch_optspec.set_fast_path)."""
+    guard = next(n for n in top.nodes() if n.kind() == GUARD)
+    block0 = next(guard.output().uses()[0].user.blocks())
+    calls = [n for n in block0.nodes() if n.kind() == "prim::CallFunction"]
+    if len(calls) == 1 and len(list(block0.nodes())) <= 3:
+        return torch_optspec._C._called_plan(calls[0])
+    return block0
+
+
 def compile_and_summarize(module, args, on: bool, calls: int = 4):
     torch_optspec.reset_plans(module)
     with torch_optspec.enabled(on), torch.no_grad():
         for _ in range(calls):
             module(*args)
         top = torch.jit.last_executed_optimized_graph()
-    # With the pass on, the plan that serves this pattern is the top-level
-    # one (inline fast path) or the function its fast path calls (outlined).
-    plans = executed_plans(top)
     guard = [n for n in top.nodes() if n.kind() == GUARD]
     pattern = list(getattr(guard[0], "is")("pattern")) if guard else None
-    fused = [g for p in plans for g in groups(p)]
-    # Count the model's Ifs in the plans this pattern runs through: for the
-    # specialized case that is the fast path only (the fallback is lazily
-    # compiled and does not run).
-    ifs = model_ifs(top) if not guard else sum(model_ifs(p) for p in plans[:1])
-    return {"guard": pattern, "ifs": ifs, "groups": fused}
+    runs = fast_path(top) if guard else top
+    return {"guard": pattern, "ifs": model_ifs(runs), "groups": groups(runs)}
 
 
 def side_by_side(title, left, right):
