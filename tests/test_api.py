@@ -194,3 +194,31 @@ def test_second_copy_in_the_process_stays_inactive_and_warns(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "another copy of torch_optspec is already loaded" in proc.stderr
+
+
+def test_jit_log_level_shows_the_graph_before_and_after(tmp_path):
+    """PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" prints both graphs."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "log_case.py"
+    script.write_text(
+        "from typing import Optional\n"
+        "import torch, torch_optspec\n"
+        "@torch.jit.script\n"
+        "def f(x: torch.Tensor, m: Optional[torch.Tensor]) -> torch.Tensor:\n"
+        "    if m is not None:\n"
+        "        x = x + m\n"
+        "    return x\n"
+        "torch_optspec.enable()\n"
+        "with torch.no_grad():\n"
+        "    for _ in range(3):\n"
+        "        f(torch.ones(2), torch.ones(2))\n")
+    env = dict(os.environ, PYTORCH_JIT_LOG_LEVEL=">specialize_optionals")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stderr + proc.stdout
+    assert "Before specializing (x: -, m: Tensor)" in log.replace(".1", "")
+    assert "After specializing" in log and "check_none_pattern" in log
