@@ -1,4 +1,4 @@
-// Stage 6: the switch, the counters, and registration with the JIT.
+// Stage 7: the switch, the counters, and registration with the JIT.
 //
 // Registration (once per process, when the library is loaded):
 //   - the profiling predicate (profile.cpp), which is false while disabled;
