@@ -13,7 +13,7 @@ Options:
     --disable        show the plans with the pass off (default: on)
     --grad           keep grad mode on (default: torch.no_grad())
     --onednn         torch.jit.enable_onednn_fusion(True) before compiling
-    --calls N        calls before reading the optimized plan (default 3)
+    --calls N        calls before reading the optimized plan (default 4)
     --graph          also print the optimized graphs before and after
 """
 import argparse
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     ex.add_argument("--disable", action="store_true")
     ex.add_argument("--grad", action="store_true")
     ex.add_argument("--onednn", action="store_true")
-    ex.add_argument("--calls", type=int, default=3)
+    ex.add_argument("--calls", type=int, default=4)
     ex.add_argument("--graph", action="store_true")
     args = parser.parse_args(argv)
 

@@ -259,9 +259,11 @@ def _run(compiled, args, kwargs, calls):
 
 
 def explain(module_or_function, *example_inputs, enabled: Optional[bool] = None,
-            calls: int = 3, **example_kwargs) -> ExplainReport:
+            calls: int = 4, **example_kwargs) -> ExplainReport:
     """Compile fresh copies of `module_or_function`, run them `calls` times on
     the example inputs with the pass off and on, and report the difference.
+    Four calls by default: the profiling run, the optimized plan, and for an
+    outlined fast path (oneDNN) its own profiling run and optimization.
 
     enabled: None uses the pass state of this thread (so a disabled pass is
     reported as the reason nothing happened); True/False force it.
