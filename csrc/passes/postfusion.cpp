@@ -11,7 +11,10 @@
 // into plain ops, which compute the same values as stock TorchScript.
 //
 // Graphs without our guard are left alone: pass off or on, an untouched graph
-// runs exactly as stock TorchScript runs it.
+// runs exactly as stock TorchScript runs it. An outlined fast path is such a
+// graph (its function carries no guard): with NNC fusing on CPU *and* the
+// fast path outlined (set_fast_path("outline"), or "auto" with oneDNN
+// enabled as well) an input-less group there is left as stock forms it.
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
