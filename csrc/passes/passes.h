@@ -12,8 +12,8 @@
 //                    checks and branches on those inputs disappear, and verify
 //   outline.cpp   6. if a top-level-only fuser may run (oneDNN Graph), move the
 //                    fast path into a function of its own
-//   specialize_optionals.cpp   the driver that runs 2-5 on one graph
-//   register.cpp  7. the on/off switch, counters, and registration with the JIT
+//   specialize_optionals.cpp   the driver that runs 2-6 on one graph
+//   ../register.cpp 7. the on/off switch, counters, and registration with the JIT
 //   postfusion.cpp 8. after fusion: un-fuse NNC groups left without inputs
 //
 // PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" shows the graph before and
