@@ -19,6 +19,7 @@ import torch
 import torch.utils.benchmark as benchmark
 
 import torch_optspec
+from torch_optspec.explain import outlined_call
 
 GUARD = "torch_optspec::check_none_pattern"
 FUSION_KINDS = ("prim::TensorExprGroup", "prim::oneDNNFusionGroup")
@@ -89,10 +90,8 @@ def fast_path(top):
     outlined (torch_optspec.set_fast_path)."""
     guard = next(n for n in top.nodes() if n.kind() == GUARD)
     block0 = next(guard.output().uses()[0].user.blocks())
-    calls = [n for n in block0.nodes() if n.kind() == "prim::CallFunction"]
-    if len(calls) == 1 and len(list(block0.nodes())) <= 3:
-        return torch_optspec._C._called_plan(calls[0])
-    return block0
+    call = outlined_call(block0)
+    return block0 if call is None else torch_optspec._C._called_plan(call)
 
 
 def compile_and_summarize(module, args, on: bool, calls: int = 4):

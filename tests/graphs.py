@@ -5,6 +5,7 @@ from typing import Callable, Iterable, List
 import torch
 
 import torch_optspec
+from torch_optspec.explain import outlined_call
 
 GUARD = "torch_optspec::check_none_pattern"
 
@@ -83,9 +84,9 @@ def fast_graph(graph: torch._C.Graph):
     """What the fast path runs: block0 of the versioning If when inlined, or
     the optimized graph of the function it calls when outlined."""
     block = fast_path(graph)
-    calls = [n for n in block.nodes() if n.kind() == "prim::CallFunction"]
-    if len(calls) == 1 and len(list(block.nodes())) <= 3:  # call + tuple unpack
-        plan = torch_optspec._C._called_plan(calls[0])
+    call = outlined_call(block)
+    if call is not None:
+        plan = torch_optspec._C._called_plan(call)
         assert plan is not None, "the outlined fast path has not been optimized yet"
         return plan
     return block

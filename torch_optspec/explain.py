@@ -73,15 +73,16 @@ class GraphSummary:
         return d
 
 
-def _outlined_plan(fast_block) -> Optional[torch._C.Graph]:
-    """The optimized graph of an outlined fast path (torch_optspec.
-    set_fast_path): block0 then only calls a function. None when the fast path
-    is inline, or when the function has not been optimized yet."""
+def outlined_call(fast_block):
+    """The prim::CallFunction of an outlined fast path (torch_optspec.
+    set_fast_path): block0 of the versioning If then only calls a function.
+    None when the fast path is inline. `_C._called_plan(call)` gives the
+    function's optimized graph once it has been optimized."""
     calls = [n for n in fast_block.nodes() if n.kind() == "prim::CallFunction"]
     if len(calls) != 1 or any(n.kind() not in ("prim::Constant", "prim::CallFunction", "prim::TupleUnpack")
                               for n in fast_block.nodes()):
         return None
-    return _C._called_plan(calls[0])
+    return calls[0]
 
 
 def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
@@ -103,7 +104,8 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
             blocks = list(node.blocks())
             if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
                 blocks = blocks[:1]  # the fast path; block1 is the unspecialized slow path
-                outlined = _outlined_plan(blocks[0])
+                call = outlined_call(blocks[0])
+                outlined = _C._called_plan(call) if call is not None else None
                 if outlined is not None:
                     walk(outlined.block())
                     continue

@@ -83,15 +83,6 @@ struct OptionalSpecializer {
   SpecializationPlan plan_;
 };
 
-bool hasOptionalTensorInput(const Graph& graph) {
-  for (const Value* v : graph.inputs()) {
-    if (isOptionalTensorInput(v)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 } // namespace
 
 void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph) {
@@ -99,9 +90,6 @@ void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph) {
     return;
   }
   recordGraphSeen();
-  if (!hasOptionalTensorInput(*graph)) {
-    return;
-  }
   // Nothing here may fail the user's call: whatever goes wrong while
   // deciding, the graph is left as it is and the executor carries on.
   try {

@@ -69,7 +69,7 @@ torch::jit::Operation createGuard(const Node* node) {
 // would run it: a fallback function first compiled under grad mode would go
 // down the executor's autodiff path, which this plan never takes, and which in
 // torch 2.13 returns wrong gradients for some graphs (tools/
-// jit_profiling_grad_repro.py). aten::is_grad_enabled is never folded
+// autodiff_optional_bias_repro.py). aten::is_grad_enabled is never folded
 // (conservative alias analysis).
 void buildSlowPath(Graph& graph, Block* original, Block* slow) {
   auto identity = [](Value* v) { return v; };
