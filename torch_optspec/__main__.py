@@ -1,80 +1,377 @@
 """Command line: python -m torch_optspec explain MODEL.pt [INPUT ...]
 
-Each INPUT describes one positional argument of forward():
-    2x128:int64      a tensor of that shape and dtype (dtype defaults to float32)
-    768              a 1-d tensor
-    scalar:float32   a 0-d tensor
-    None             an absent optional argument
-    name=SPEC        a keyword argument (e.g. attention_mask=1x128:int64)
-Integer tensors are filled with ones (valid token ids, all-attend masks),
-floating tensors with random normals.
+Run `python -m torch_optspec explain --help` for the options and examples.
 
-Options:
-    --disable        show the plans with the pass off (default: on)
-    --grad           keep grad mode on (default: torch.no_grad())
-    --onednn         torch.jit.enable_onednn_fusion(True) before compiling
-    --calls N        calls before reading the optimized plan (default 4)
-    --graph          also print the optimized graphs before and after
+The pieces other subcommands reuse:
+
+    parse_input(spec, device)          one INPUT spec -> a tensor or None
+    parse_inputs(specs, device)        INPUT specs -> (positional list, keyword dict)
+    add_model_arguments(parser)        MODEL, INPUT..., --device, --traceback
+    select_device(name)                "cpu" / "cuda" -> torch.device, or UsageError
+    load_model(path, device)           a TorchScript file -> ScriptModule, or ModelFileError
+    check_call(model, args, kwargs)    the inputs against forward()'s schema, or UsageError
+
+Exit status: 0 success; 1 the model failed at run time; 2 a usage error (bad
+option, bad INPUT spec, inputs that do not match forward(), device not
+available) or a file that is not a TorchScript model. Errors are one line on
+stderr; --traceback shows the full Python traceback instead.
 """
 import argparse
 import contextlib
+import inspect
+import os
 import sys
+import textwrap
+import traceback
+import warnings
+import zipfile
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+PROG = "python -m torch_optspec"
+COMMANDS = ("explain",)  # the subcommands build_parser() adds
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-def parse_input(spec: str):
-    """'2x128:int64' -> tensor; 'None' -> None."""
+INPUT_SPEC_HELP = """\
+INPUT specs, one per argument of forward() after self:
+  2x128:int64      a tensor of that shape and dtype (dtype defaults to float32)
+  768              a 1-d tensor of 768 float32 values
+  scalar:float32   a 0-d tensor
+  None             an absent Optional argument
+  name=SPEC        a keyword argument, e.g. attention_mask=1x128:int64 or mask=None
+Integer tensors are filled with ones (valid token ids, all-attend masks), bool
+tensors with False, floating tensors with random normals."""
+
+EXPLAIN_EXAMPLES = """\
+examples:
+  python -m torch_optspec explain model.pt 2x3x4x4 None
+      the report's module without a mask: what the pass specializes
+  python -m torch_optspec explain bert.pt 1x128:int64 attention_mask=1x128:int64
+      a keyword argument given by name
+  python -m torch_optspec explain model.pt 2x3x4x4 2x1x1x4 --disable --graph
+      the plans with the pass off, with the optimized graphs
+  python -m torch_optspec explain frozen.pt 8x512x768 None --onednn
+      with the oneDNN Graph fuser (a frozen model)
+  python -m torch_optspec explain model.pt 2x3x4x4 None --device cuda
+
+exit status: 0 success, 1 the model failed at run time, 2 usage error or a
+file that is not a TorchScript model (errors are one line; --traceback shows
+the full traceback)."""
+
+
+class UsageError(Exception):
+    """A bad command line, input spec or device: exit status 2."""
+
+
+class InputSpecError(UsageError, ValueError):
+    """An INPUT spec that does not parse (also a ValueError)."""
+
+
+class ModelFileError(UsageError):
+    """A model file that is missing or is not a TorchScript model: exit status 2."""
+
+
+class _CommandLineError(UsageError):
+    """What argparse rejects (main() adds a pointer to --help)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `PROG CMD: error: MESSAGE (see ... --help)`."""
+
+    def error(self, message):
+        raise _CommandLineError(message)
+
+
+# ------------------------------------------------------------ input specs ---
+
+
+def _spec_error(spec: str, why: str) -> InputSpecError:
+    return InputSpecError(f"bad INPUT {spec!r}: {why} (expected e.g. 2x128:int64, scalar:float32, "
+                          "None or name=SPEC)")
+
+
+def parse_input(spec: str, device="cpu") -> Optional[torch.Tensor]:
+    """'2x128:int64' -> a tensor on `device`; 'None' -> None. InputSpecError
+    (a ValueError) when the spec does not parse."""
     if spec == "None":
         return None
     shape_part, _, dtype_name = spec.partition(":")
     dtype = getattr(torch, dtype_name or "float32", None)
     if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype_name!r} in {spec!r}")
-    shape = () if shape_part in ("scalar", "") else tuple(int(d) for d in shape_part.split("x"))
-    if dtype.is_floating_point:
-        return torch.randn(shape, dtype=dtype)
+        raise _spec_error(spec, f"unknown dtype {dtype_name!r}")
+    if shape_part in ("scalar", ""):
+        shape: Tuple[int, ...] = ()
+    else:
+        dims = shape_part.split("x")
+        if not all(d.isdigit() for d in dims):
+            bad = next(d for d in dims if not d.isdigit())
+            raise _spec_error(spec, f"dimension {bad!r} is not a non-negative integer")
+        shape = tuple(int(d) for d in dims)
+    if dtype.is_floating_point or dtype.is_complex:
+        return torch.randn(shape, dtype=dtype, device=device)
     if dtype == torch.bool:
-        return torch.zeros(shape, dtype=dtype)
-    return torch.ones(shape, dtype=dtype)
+        return torch.zeros(shape, dtype=dtype, device=device)
+    return torch.ones(shape, dtype=dtype, device=device)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m torch_optspec")
-    sub = parser.add_subparsers(dest="command", required=True)
-    ex = sub.add_parser("explain", help="explain the specialization of a saved TorchScript model")
-    ex.add_argument("model", help="a file written by torch.jit.save")
-    ex.add_argument("inputs", nargs="*", help="SHAPE[:DTYPE], scalar[:DTYPE], None, or name=SPEC")
-    ex.add_argument("--disable", action="store_true")
-    ex.add_argument("--grad", action="store_true")
-    ex.add_argument("--onednn", action="store_true")
-    ex.add_argument("--calls", type=int, default=4)
-    ex.add_argument("--graph", action="store_true")
-    args = parser.parse_args(argv)
-
-    from . import explain  # noqa: F401  (loads the extension)
-    from .explain import explain as run_explain
-
-    if args.onednn:
-        torch.jit.enable_onednn_fusion(True)
-    model = torch.jit.load(args.model)
-    model.eval()
-    positional, keywords = [], {}
-    for spec in args.inputs:
+def parse_inputs(specs: Sequence[str], device="cpu") -> Tuple[List[Optional[torch.Tensor]],
+                                                               Dict[str, Optional[torch.Tensor]]]:
+    """INPUT specs -> (positional values, keyword values), tensors on `device`."""
+    positional: List[Optional[torch.Tensor]] = []
+    keywords: Dict[str, Optional[torch.Tensor]] = {}
+    for spec in specs:
         if "=" in spec:
             name, _, value = spec.partition("=")
-            keywords[name] = parse_input(value)
+            if not name.isidentifier():
+                raise _spec_error(spec, f"{name!r} is not an argument name")
+            if name in keywords:
+                raise _spec_error(spec, f"keyword {name!r} given twice")
+            keywords[name] = parse_input(value, device)
         else:
-            positional.append(parse_input(spec))
+            positional.append(parse_input(spec, device))
+    return positional, keywords
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL, INPUT... and --device, as `explain` has them."""
+    parser.add_argument("model", metavar="MODEL.pt",
+                        help="a TorchScript file (written by torch.jit.save or ScriptModule.save)")
+    parser.add_argument("inputs", metavar="INPUT", nargs="*", default=[],
+                        help="one per argument of forward(): SHAPE[:DTYPE], scalar[:DTYPE], None "
+                             "or name=SPEC (see below)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the model and the inputs go (default: cpu)")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show the full Python traceback instead of one line")
+
+
+def select_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        built = "built without CUDA" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+        raise UsageError(f"--device cuda: no CUDA device available (torch {torch.__version__}, "
+                         f"{built})")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------- model files ---
+
+
+def _zip_names(path: str) -> Optional[List[str]]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
+def _describe_torch_save(path: str) -> str:
+    """'a state dict' / 'a pickled X' for a file written by torch.save."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return "a pickled Python object (likely a whole nn.Module)"
+    if isinstance(obj, dict):
+        n = sum(isinstance(v, torch.Tensor) for v in obj.values())
+        return f"a state dict ({n} tensors)" if n else "a dict"
+    return f"a pickled {type(obj).__name__}"
+
+
+_TO_TORCHSCRIPT = ("torch_optspec works on TorchScript: torch.jit.save(torch.jit.script(model), "
+                   "PATH)")
+
+
+def load_model(path: str, device="cpu") -> torch.jit.ScriptModule:
+    """A TorchScript file -> ScriptModule (in eval mode, on `device`).
+    ModelFileError with a one-line message naming the problem otherwise."""
+    if not os.path.exists(path):
+        raise ModelFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory, not a TorchScript file")
+    if not os.access(path, os.R_OK):
+        raise ModelFileError(f"{path}: permission denied")
+    names = _zip_names(path)
+    if names is None:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if not head:
+            raise ModelFileError(f"{path} is empty, not a TorchScript file")
+        if head[:1] == b"\x80":  # a pickle: torch.save(..., _use_new_zipfile_serialization=False)
+            raise ModelFileError(f"{path} was written by torch.save (legacy pickle format), not "
+                                 f"torch.jit.save; {_TO_TORCHSCRIPT}")
+        raise ModelFileError(f"{path} is not a TorchScript file: not a zip archive "
+                             "(truncated or corrupt?)")
+    base = {n.split("/", 1)[1] for n in names if "/" in n}
+    if "archive_format" in base or "models/model.json" in base or \
+            any(n.startswith("models/") and n.endswith(".json") for n in base):
+        raise ModelFileError(f"{path} is a torch.export archive (.pt2, ExportedProgram), not "
+                             f"TorchScript; {_TO_TORCHSCRIPT}")
+    if "data.pkl" in base and "constants.pkl" not in base and \
+            not any(n.startswith("code/") for n in base):
+        raise ModelFileError(f"{path} was written by torch.save ({_describe_torch_save(path)}), not "
+                             f"torch.jit.save; {_TO_TORCHSCRIPT}")
+    try:
+        model = torch.jit.load(path, map_location=device)
+    except (RuntimeError, ValueError) as e:
+        raise ModelFileError(f"{path}: cannot load as TorchScript: {_first_line(str(e))}") from e
+    model.eval()
+    return model
+
+
+def check_call(model, args: Sequence, kwargs: Dict) -> None:
+    """UsageError when `args`/`kwargs` cannot bind to model.forward()."""
+    try:
+        schema = model.forward.schema
+    except (AttributeError, RuntimeError):
+        return
+    params = list(schema.arguments)[1:]  # self
+    signature = "forward(" + ", ".join(
+        f"{p.name}: {p.type}" + ("=..." if p.has_default_value() else "") for p in params) + ")"
+    positional = [p for p in params if not p.kwarg_only]
+    if len(args) > len(positional):
+        raise UsageError(f"{len(args)} positional INPUTs for {signature}, which takes at most "
+                         f"{len(positional)}")
+    names = {p.name for p in params}
+    for name in kwargs:
+        if name not in names:
+            raise UsageError(f"INPUT {name}=...: {signature} has no argument {name!r}")
+    bound = {p.name for p in positional[:len(args)]}
+    for name in kwargs:
+        if name in bound:
+            raise UsageError(f"INPUT {name}=...: {name!r} is already given by position in {signature}")
+    missing = [p.name for p in params
+               if p.name not in bound and p.name not in kwargs and not p.has_default_value()]
+    if missing:
+        raise UsageError(f"missing INPUT for {', '.join(missing)} of {signature}")
+
+
+# ----------------------------------------------------------------- errors ---
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _one_line(exc: BaseException) -> str:
+    """A one-line description of a run-time failure. For errors raised inside
+    the TorchScript interpreter that is the last line (the original error)."""
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "TorchScript interpreter" in lines[0] or lines[0].startswith("Traceback of TorchScript"):
+        return lines[-1]
+    return f"{type(exc).__name__}: {lines[0]}"
+
+
+# ---------------------------------------------------------------- explain ---
+
+
+def _run_explain(model, args, kwargs, calls: int, enabled: bool):
+    from .explain import explain
+
+    param = inspect.signature(explain).parameters.get("example_kwargs")
+    if param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD:
+        return explain(model, *args, example_kwargs=kwargs, calls=calls, enabled=enabled)
+    # Shim for explain() before example_kwargs (model kwargs as **kwargs);
+    # drop it once torch_optspec/explain.py has the new signature.
+    clash = {"enabled", "calls"} & set(kwargs)
+    if clash:
+        raise UsageError(f"model keyword arguments named {sorted(clash)} need explain() with "
+                         "example_kwargs")
+    return explain(model, *args, enabled=enabled, calls=calls, **kwargs)
+
+
+def _positive_calls(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError("must be >= 2 (one profiling run, then the optimized plan)")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="torch_optspec: specialize the Optional[Tensor] "
+                     "inputs of TorchScript models.",
+                     epilog="run `python -m torch_optspec COMMAND --help` for a command's options")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    ex = sub.add_parser(
+        "explain", help="report what the pass specializes in a saved TorchScript model, and why not",
+        description=textwrap.fill(
+            "Load a TorchScript model, run fresh copies of it on example inputs with the pass off "
+            "and on, and report what was specialized (per Optional[Tensor] input), the guard, the "
+            "prim::If and None checks left, and the fusion groups; when nothing was specialized, "
+            "why.", 79),
+        epilog=INPUT_SPEC_HELP + "\n\n" + EXPLAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(ex)
+    ex.add_argument("--disable", action="store_true",
+                    help="show the plans with the pass off (default: on)")
+    ex.add_argument("--grad", action="store_true",
+                    help="keep grad mode on, to see the autodiff path (default: torch.no_grad())")
+    ex.add_argument("--onednn", action="store_true",
+                    help="torch.jit.enable_onednn_fusion(True) before compiling (oneDNN Graph "
+                         "fuses frozen models on CPU)")
+    ex.add_argument("--calls", type=_positive_calls, default=4, metavar="N",
+                    help="calls before reading the optimized plan, >= 2 (default: 4: profiling, "
+                         "optimization, and an outlined fast path's own two)")
+    ex.add_argument("--graph", action="store_true",
+                    help="also print the optimized graphs before and after")
+    ex.set_defaults(func=_explain)
+    return parser
+
+
+def _explain(args) -> int:
+    device = select_device(args.device)
+    positional, keywords = parse_inputs(args.inputs, device)
+    if args.onednn:
+        torch.jit.enable_onednn_fusion(True)
+    model = load_model(args.model, device)
+    check_call(model, positional, keywords)
+    from . import explain as _  # noqa: F401  (loads the extension before running)
+
     grad = contextlib.nullcontext() if args.grad else torch.no_grad()
     with grad:
-        report = run_explain(model, *positional, enabled=not args.disable,
-                             calls=args.calls, **keywords)
+        report = _run_explain(model, positional, keywords, args.calls, not args.disable)
     print(report)
     if args.graph:
         print("\n--- optimized graph before ---\n" + report.graph_before)
         print("--- optimized graph after ---\n" + report.graph_after)
-    return 0
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    show_traceback = "--traceback" in argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    where = f"{PROG} {command}" if command in COMMANDS else PROG
+    try:
+        with warnings.catch_warnings():
+            # The CLI is a TorchScript tool: torch's deprecation notices for
+            # torch.jit.load/save/script are not news to its user.
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
+            args = build_parser().parse_args(argv)
+            return args.func(args)
+    except UsageError as e:
+        if show_traceback:
+            traceback.print_exc()
+        hint = f" (see {where} --help)" if isinstance(e, _CommandLineError) else ""
+        print(f"{where}: error: {e}{hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a real failure: the model or the pass
+        if show_traceback:
+            traceback.print_exc()
+        else:
+            print(f"{where}: error: {_one_line(e)} (--traceback shows the full traceback)",
+                  file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
