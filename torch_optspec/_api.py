@@ -1,6 +1,6 @@
 """The Python API over torch_optspec._C."""
 import contextlib
-from typing import Iterator, Union
+from typing import ContextManager, Iterator, Union
 
 import torch
 
@@ -26,8 +26,7 @@ def is_enabled() -> bool:
     return bool(_C.is_enabled())
 
 
-@contextlib.contextmanager
-def enabled(mode: bool = True) -> Iterator[None]:
+def enabled(mode: bool = True) -> ContextManager[None]:
     """Enable (or, with mode=False, disable) the pass inside the block, for
     compilation triggered from this thread, and restore the previous state on
     exit. Blocks nest; other threads are not affected.
@@ -35,7 +34,19 @@ def enabled(mode: bool = True) -> Iterator[None]:
     The first calls of a scripted function profile it and the next one
     compiles it: run those inside the block. Plans compiled inside keep their
     specialization after the block ends.
+
+    `mode` must be a bool (TypeError otherwise, like torch.set_grad_enabled):
+    enabled("no") would otherwise enable the pass.
     """
+    if not isinstance(mode, bool):
+        raise TypeError(
+            f"torch_optspec.enabled(): argument 'mode' must be bool, not {type(mode).__name__}"
+        )
+    return _enabled_block(mode)
+
+
+@contextlib.contextmanager
+def _enabled_block(mode: bool) -> Iterator[None]:
     previous = _C._exchange_thread_override(1 if mode else 0)
     try:
         yield
