@@ -6,6 +6,11 @@
 //   build-cpp/examples/cpp/optspec_example masked_mlp.pt [--graphs]
 //
 // The same module is first run with the pass off, for comparison.
+//
+// Exit status: 0 outputs equal with and without the pass, 1 they differ or
+// running the model failed, 2 usage error or a file that is not a usable
+// TorchScript model (missing, unreadable, corrupt, or a forward() without
+// the (x, mask: Optional[Tensor]) arguments). Errors are one line on stderr.
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/codegen/fuser/interface.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
@@ -14,7 +19,11 @@
 #include <torch/script.h>
 #include <torch_optspec/torch_optspec.h>
 
+#include <exception>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -113,6 +122,67 @@ void summarize(const std::shared_ptr<Graph>& graph, const std::string& indent) {
   }
 }
 
+// One line from an exception's message: c10::Error's what() carries a C++
+// backtrace, an error raised in the TorchScript interpreter ends with the
+// original error after a TorchScript traceback, miniz's errors with advice.
+std::string oneLine(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string text = c10_error ? c10_error->what_without_backtrace() : e.what();
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(" \t") != std::string::npos) {
+      lines.push_back(line.substr(line.find_first_not_of(" \t")));
+    }
+  }
+  if (lines.empty()) {
+    return "unknown error";
+  }
+  std::string line = text.find("TorchScript interpreter") != std::string::npos ? lines.back()
+                                                                                : lines.front();
+  auto advice = line.find(". This is an internal miniz error");
+  return advice == std::string::npos ? line : line.substr(0, advice);
+}
+
+// Thrown for a file that is not a usable model: exit status 2.
+struct BadModel : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// torch::jit::load, with a one-line BadModel for a missing, unreadable or
+// corrupt file and for a forward() that does not take (x, mask).
+torch::jit::Module loadModel(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw BadModel(path + ": no such file");
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    throw BadModel(path + " is a directory, not a TorchScript file");
+  }
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path);
+  } catch (const std::exception& e) {
+    throw BadModel("cannot load " + path + " as TorchScript (torch.jit.save's format): " +
+                   oneLine(e));
+  }
+  auto method = module.find_method("forward");
+  if (!method) {
+    throw BadModel(path + ": the module has no forward()");
+  }
+  const auto& args = method->function().getSchema().arguments();
+  const bool ok = args.size() >= 3 && args[2].type()->kind() == c10::TypeKind::OptionalType &&
+      args[2].type()->castRaw<c10::OptionalType>()->getElementType()->kind() ==
+          c10::TypeKind::TensorType;
+  if (!ok) {
+    std::ostringstream schema;
+    schema << method->function().getSchema();
+    throw BadModel(path + ": forward() must take (x, mask: Optional[Tensor]); it is " +
+                   schema.str());
+  }
+  return module;
+}
+
 at::Tensor runThreeTimes(torch::jit::Module& module, const at::Tensor& x,
                          const c10::IValue& mask) {
   // The first call is profiled, the second optimizes, the third reuses.
@@ -124,6 +194,8 @@ at::Tensor runThreeTimes(torch::jit::Module& module, const at::Tensor& x,
 }
 
 } // namespace
+
+int run(const std::string& path);
 
 int main(int argc, char** argv) {
   std::string path;
@@ -141,7 +213,18 @@ int main(int argc, char** argv) {
                  "examples/cpp/save_model.py\n";
     return 2;
   }
+  try {
+    return run(path);
+  } catch (const BadModel& e) {
+    std::cerr << "optspec_example: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "optspec_example: running " << path << " failed: " << oneLine(e) << "\n";
+    return 1;
+  }
+}
 
+int run(const std::string& path) {
   enableNncOnCpu();
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
@@ -154,7 +237,7 @@ int main(int argc, char** argv) {
   at::Tensor ref_mask, ref_none;
   {
     torch_optspec::EnabledGuard off(false);
-    torch::jit::Module module = torch::jit::load(path);
+    torch::jit::Module module = loadModel(path);
     ref_mask = runThreeTimes(module, x, mask);
     std::cout << "\n[pass off] called with a mask:\n";
     summarize(torch::jit::lastExecutedOptimizedGraph(), "  ");
@@ -165,7 +248,7 @@ int main(int argc, char** argv) {
   // for a present mask. Calls without one fail the guard and go to the
   // fallback, which is profiled and specialized for mask=None in its turn.
   torch_optspec::enable();
-  torch::jit::Module module = torch::jit::load(path);
+  torch::jit::Module module = loadModel(path);
   at::Tensor out_mask = runThreeTimes(module, x, mask);
   auto graph = torch::jit::lastExecutedOptimizedGraph();
   std::cout << "\n[pass on] called with a mask:\n";
