@@ -1,15 +1,20 @@
 # torch_optspec: `make demo`, `make test` from a fresh clone.
 # Everything lives in .venv/ at the repository root (created on first use,
-# reused afterwards). The extension is built in place with Ninja
-# (incremental) and the checkout is put on the venv's path.
+# reused afterwards): torch from PyTorch's CPU index, cmake and ninja from PyPI
+# (requirements-dev.txt). `make build` runs setup.py in place: CMake builds
+# libtorch_optspec (and the C++ tests) in build-cpp/ and installs it into
+# torch_optspec/, then the binding torch_optspec._C is linked against it; the
+# checkout is put on the venv's path.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py
+EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py CMakeLists.txt version.txt
+# The venv's cmake and ninja first.
+export PATH := $(abspath $(VENV)/bin):$(PATH)
 
-.PHONY: all venv build test test-py demo clean distclean build-cpp test-cpp cpp-tools
+.PHONY: all venv build test test-py demo clean distclean build-cpp test-cpp
 
 all: build
 
@@ -23,14 +28,15 @@ $(VENV)/.deps: requirements-dev.txt
 
 build: $(VENV)/.built
 
-$(VENV)/.built: $(VENV)/.deps $(EXT_SOURCES)
-	MAX_JOBS=$${MAX_JOBS:-2} $(PY) setup.py --quiet build_ext --inplace
+$(VENV)/.built: $(VENV)/.deps $(EXT_SOURCES) $(shell find tests/cpp examples/cpp -name 'CMakeLists.txt' -o -name '*.cpp')
+	MAX_JOBS=$${MAX_JOBS:-2} TORCH_OPTSPEC_CMAKE_BUILD_DIR=$(CURDIR)/$(CPP_BUILD) \
+	  TORCH_OPTSPEC_CMAKE_ARGS="-DTORCH_OPTSPEC_BUILD_TESTS=ON -DTORCH_OPTSPEC_BUILD_EXAMPLES=ON" \
+	  $(PY) setup.py --quiet build_ext --inplace
 	echo "$(CURDIR)" > "$(SITE)/torch_optspec-dev.pth"
 	touch $@
 
-# The C++ side is built first so that the Python suite can also check the
-# library (tests/test_api.py loads it next to the extension).
-test: build build-cpp
+# One build serves both suites: the C++ tests are built with the library.
+test: build
 	$(PY) -m pytest -q tests
 	$(MAKE) test-cpp
 
@@ -47,26 +53,17 @@ fuzz: build
 	nice -n 10 $(PY) tests/fuzz/fuzz_run.py --cases $(N) --seed $(SEED) --out $(FUZZ_OUT)
 
 # LibTorch side (docs/cpp.md): libtorch_optspec, examples/cpp and tests/cpp,
-# built with CMake + Ninja in build-cpp/ against the venv's torch.
-CMAKE     ?= cmake
+# built with CMake + Ninja in build-cpp/ against the venv's torch (by
+# `make build`, which configures that tree with the tests on).
 CPP_BUILD := build-cpp
 
-# cmake and ninja from Debian when missing (CI runs as root).
-cpp-tools:
-	@command -v $(CMAKE) >/dev/null && command -v ninja >/dev/null || \
-	  { apt-get update && apt-get install -y cmake ninja-build; }
+build-cpp: build
 
-build-cpp: venv cpp-tools
-	$(CMAKE) -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
-	  -DCMAKE_PREFIX_PATH="$$($(PY) -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')" \
-	  -DPython3_EXECUTABLE="$(abspath $(PY))"
-	$(CMAKE) --build $(CPP_BUILD) -j $${MAX_JOBS:-2}
-
-test-cpp: build-cpp
+test-cpp: build
 	cd $(CPP_BUILD) && ctest --output-on-failure
 
 clean:
-	rm -rf build $(CPP_BUILD) torch_optspec/_C*.so torch_optspec/_build_info.py $(VENV)/.built
+	rm -rf build $(CPP_BUILD) torch_optspec/_C*.so torch_optspec/lib torch_optspec/include torch_optspec/_build_info.py $(VENV)/.built
 
 distclean: clean
 	rm -rf $(VENV)

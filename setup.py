@@ -1,52 +1,107 @@
-"""Build torch_optspec: the C++ pass (csrc/) as the extension torch_optspec._C.
+"""Build torch_optspec: libtorch_optspec (CMake, CMakeLists.txt) and the thin
+Python binding torch_optspec._C that links it.
 
-Build against the installed torch without build isolation:
-    pip install --no-build-isolation -e .
-The torch version used for the build is recorded in torch_optspec/_build_info.py
-and checked at import.
+    pip install --no-build-isolation .        # needs torch 2.13.x, cmake, ninja
+
+The build runs CMake to build and install libtorch_optspec, its header and its
+CMake package into the package directory (torch_optspec/lib, include,
+lib/cmake), then builds _C against it. The version comes from version.txt;
+the wheel's version carries the torch it was built for (0.2.0+pt213cpu) and
+requires that torch major.minor.
+
+Environment:
+    MAX_JOBS                         parallel compile jobs (default 2)
+    TORCH_OPTSPEC_CMAKE_BUILD_DIR    CMake build tree (default build/cmake-<torch>)
+    TORCH_OPTSPEC_CMAKE_ARGS         extra CMake arguments (e.g. tests on)
 """
-import glob
 import os
+import shlex
+import subprocess
+import sys
 
-import torch
 from setuptools import setup
-from torch.utils.cpp_extension import BuildExtension, CppExtension
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-SUPPORTED_TORCH = ">=2.13,<2.14"
+
+try:
+    import torch
+    from torch.utils.cpp_extension import BuildExtension, CppExtension
+except ImportError:
+    sys.exit(
+        "torch_optspec: building needs torch 2.13 installed in this environment; "
+        "install it first, then build without isolation: "
+        "pip install --no-build-isolation ."
+    )
+
+VERSION = open(os.path.join(ROOT, "version.txt")).read().strip()
+TORCH_RELEASE = torch.__version__.split("+")[0]
+TORCH_MAJOR, TORCH_MINOR = (int(p) for p in TORCH_RELEASE.split(".")[:2])
+DEVICE_TAG = "cu" + torch.version.cuda.replace(".", "") if torch.version.cuda else "cpu"
+# The one torch rule: the torch major.minor the build used, any patch.
+TORCH_REQUIREMENT = f"torch>={TORCH_MAJOR}.{TORCH_MINOR},<{TORCH_MAJOR}.{TORCH_MINOR + 1}"
+LOCAL_VERSION = f"{VERSION}+pt{TORCH_MAJOR}{TORCH_MINOR}{DEVICE_TAG}"
 
 
-def write_build_info():
-    path = os.path.join(ROOT, "torch_optspec", "_build_info.py")
+def write_build_info(package_dir):
+    path = os.path.join(package_dir, "_build_info.py")
     text = (
         "# Written by setup.py at build time; do not edit.\n"
-        f"TORCH_VERSION = {torch.__version__!r}\n"
+        f"VERSION = {VERSION!r}\n"
+        f"WHEEL_VERSION = {LOCAL_VERSION!r}\n"
+        f"TORCH_VERSION = {TORCH_RELEASE!r}\n"
     )
+    os.makedirs(package_dir, exist_ok=True)
     if not os.path.exists(path) or open(path).read() != text:
         with open(path, "w") as f:
             f.write(text)
 
 
-write_build_info()
+class BuildWithLibrary(BuildExtension):
+    """Builds and installs libtorch_optspec with CMake, then the extension."""
 
-sources = sorted(
-    glob.glob("csrc/passes/*.cpp") + ["csrc/register.cpp", "csrc/python/bindings.cpp"]
-)
+    def run(self):
+        package_dir = os.path.dirname(os.path.abspath(self.get_ext_fullpath("torch_optspec._C")))
+        write_build_info(package_dir)
+        if not self.inplace:
+            write_build_info(os.path.join(ROOT, "torch_optspec"))
+        build_dir = os.environ.get("TORCH_OPTSPEC_CMAKE_BUILD_DIR") or os.path.join(
+            ROOT, "build", f"cmake-{TORCH_RELEASE}")
+        jobs = os.environ.get("MAX_JOBS", "2")
+        cmake = os.environ.get("CMAKE", "cmake")
+        configure = [
+            cmake, "-S", ROOT, "-B", build_dir, "-G", "Ninja",
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+            "-DCMAKE_INSTALL_LIBDIR=lib",
+            # site-packages/torch_optspec/lib -> site-packages/torch/lib
+            "-DTORCH_OPTSPEC_INSTALL_RPATH=$ORIGIN/../../torch/lib",
+            f"-DPython3_EXECUTABLE={sys.executable}",
+        ] + shlex.split(os.environ.get("TORCH_OPTSPEC_CMAKE_ARGS", ""))
+        for cmd in (configure,
+                    [cmake, "--build", build_dir, "-j", jobs],
+                    [cmake, "--install", build_dir, "--prefix", package_dir]):
+            subprocess.check_call(cmd)
+        for ext in self.extensions:
+            ext.library_dirs.append(os.path.join(package_dir, "lib"))
+        super().run()
+
 
 setup(
     name="torch_optspec",
-    version="0.1.0",
-    description="Specialize Optional[Tensor] inputs of TorchScript graphs so the JIT fusers fuse",
+    version=LOCAL_VERSION,
     packages=["torch_optspec"],
-    python_requires=">=3.9",
-    install_requires=[f"torch{SUPPORTED_TORCH}"],
+    package_data={"torch_optspec": ["py.typed", "_C.pyi"]},
+    install_requires=[TORCH_REQUIREMENT],
     ext_modules=[
         CppExtension(
             name="torch_optspec._C",
-            sources=sources,
+            sources=["csrc/python/bindings.cpp"],
             include_dirs=[os.path.join(ROOT, "csrc"), os.path.join(ROOT, "csrc", "include")],
+            libraries=["torch_optspec"],
             extra_compile_args=["-O2", "-g0", "-fvisibility=hidden"],
+            # The library sits in the package's lib/ (installed by CMake above).
+            extra_link_args=["-Wl,-rpath,$ORIGIN/lib"],
         )
     ],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    cmdclass={"build_ext": BuildWithLibrary.with_options(use_ninja=True)},
 )

@@ -1,53 +1,40 @@
-// Stage 7: the switch, the counters, and registration with the JIT.
-//
-// Registration (once per process, when the library is loaded):
-//   - the profiling predicate (profile.cpp), which is false while disabled;
-//   - the custom pre-pass, moved to the front of the pre-pass list so that it
-//     runs before fusers registered as pre-passes (oneDNN Graph registers
-//     itself lazily, when torch.jit.enable_onednn_fusion(True) is called);
+// Registration with the JIT, once per process, when the library is loaded:
+//   - the profiling predicate (profile.cpp), gated on the switch;
+//   - the custom pre-pass: decide (decide.cpp), then the driver
+//     (specialize_optionals.cpp) with the settings of state.cpp; it counts
+//     and logs what happened (stats.cpp). It sits at the front of the
+//     pre-pass list, before fusers registered as pre-passes (oneDNN Graph
+//     registers itself when torch.jit.enable_onednn_fusion(True) is called);
 //   - the guard operator (version.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
-// If TORCH_OPTSPEC_ENABLE=1 is set when the library is loaded, the pass is
-// also enabled: a LibTorch host gets the specialization with LD_PRELOAD alone.
+// TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
+// 0/false/off/no do not, anything else warns) enables the pass at load time:
+// a LibTorch host gets the specialization with LD_PRELOAD alone, and c10's log
+// says so in one line (TORCH_CPP_LOG_LEVEL=ERROR silences it).
 #include "passes/passes.h"
 
+#include <c10/util/Logging.h>
+#include <c10/util/env.h>
+#include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
 #include <torch/csrc/jit/runtime/operator.h>
 #include <torch/csrc/jit/runtime/profiling_record.h>
 #include <torch/version.h>
-#include <torch_optspec/torch_optspec.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+#include <cctype>
 #include <mutex>
+
+#ifndef TORCH_OPTSPEC_VERSION
+#error "TORCH_OPTSPEC_VERSION must be defined by the build (from version.txt)"
+#endif
 
 namespace torch_optspec {
 
 namespace {
 
-std::atomic<bool> global_enabled{false};
-std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
-// -1: follow the global switch; 0/1: an EnabledGuard on this thread.
-thread_local int8_t thread_override = -1;
-
-struct Counters {
-  std::atomic<uint64_t> graphs_seen{0};
-  std::atomic<uint64_t> graphs_specialized{0};
-  std::atomic<uint64_t> inputs_none{0};
-  std::atomic<uint64_t> inputs_tensor{0};
-  std::atomic<uint64_t> guards_inserted{0};
-  std::atomic<uint64_t> skipped_unused{0};
-  std::atomic<uint64_t> skipped_not_profiled{0};
-  std::atomic<uint64_t> skipped_mixed{0};
-  std::atomic<uint64_t> skipped_undefined{0};
-  std::atomic<uint64_t> graphs_rejected{0};
-};
-
-Counters& counters() {
-  static Counters c;
-  return c;
-}
+std::atomic<bool> active_copy{false};
 
 void movePassToFront(torch::jit::GraphPassNameType id) {
   auto& passes = torch::jit::getCustomPrePasses();
@@ -59,171 +46,114 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
   }
 }
 
+// The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
+// the graph is left as it is and the executor carries on.
+void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
+  if (!is_enabled()) {
+    return;
+  }
+  recordGraphSeen();
+  try {
+    SpecializationPlan plan = decideFromProfiles(*graph);
+    recordPlan(plan);
+    DriverOptions options;
+    options.outline = outlines_now();
+    DriverResult result = specializeGraph(graph, plan, options);
+    recordResult(*graph, result);
+  } catch (const std::exception& e) {
+    GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
+    DriverResult failed;
+    failed.outcome = DriverResult::Outcome::Rejected;
+    failed.reason = e.what();
+    recordResult(*graph, failed);
+  }
+}
+
+bool profilingPredicate(const Node* n) {
+  return is_enabled() && readsOptionalTensorInput(n);
+}
+
+void postFusionPass(std::shared_ptr<Graph>& graph) {
+  UnfuseInputlessGroups(graph);
+}
+
+// TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
+// true/on/yes and false/off/no in any case. Any other value is ignored with
+// c10's "Ignoring invalid value for boolean flag" warning.
 bool envEnabled() {
-  const char* v = std::getenv("TORCH_OPTSPEC_ENABLE");
-  return v && (!std::strcmp(v, "1") || !std::strcmp(v, "true") ||
-               !std::strcmp(v, "TRUE") || !std::strcmp(v, "on"));
+  auto value = c10::utils::get_env("TORCH_OPTSPEC_ENABLE");
+  if (!value) {
+    return false;
+  }
+  std::string v = *value;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  if (v == "true" || v == "on" || v == "yes") {
+    return true;
+  }
+  if (v == "false" || v == "off" || v == "no") {
+    return false;
+  }
+  return c10::utils::check_env("TORCH_OPTSPEC_ENABLE").value_or(false);
 }
 
 } // namespace
 
-void enable() {
-  ensure_registered();
-  global_enabled.store(true);
-}
-
-void disable() {
-  global_enabled.store(false);
-}
-
-bool is_enabled() {
-  int8_t o = thread_override;
-  return o < 0 ? global_enabled.load(std::memory_order_relaxed) : o != 0;
-}
-
-int8_t exchangeThreadOverride(int8_t value) {
-  TORCH_CHECK(value >= -1 && value <= 1, "torch_optspec: bad override ", int(value));
-  ensure_registered();
-  int8_t previous = thread_override;
-  thread_override = value;
-  return previous;
-}
-
-EnabledGuard::EnabledGuard(bool enabled)
-    : previous_(exchangeThreadOverride(enabled ? 1 : 0)) {}
-
-EnabledGuard::~EnabledGuard() {
-  exchangeThreadOverride(previous_);
-}
-
-Stats stats() {
-  auto& c = counters();
-  Stats s;
-  s.graphs_seen = c.graphs_seen.load();
-  s.graphs_specialized = c.graphs_specialized.load();
-  s.inputs_none = c.inputs_none.load();
-  s.inputs_tensor = c.inputs_tensor.load();
-  s.guards_inserted = c.guards_inserted.load();
-  s.skipped_unused = c.skipped_unused.load();
-  s.skipped_not_profiled = c.skipped_not_profiled.load();
-  s.skipped_mixed = c.skipped_mixed.load();
-  s.skipped_undefined = c.skipped_undefined.load();
-  s.graphs_rejected = c.graphs_rejected.load();
-  return s;
-}
-
-void reset_stats() {
-  auto& c = counters();
-  for (auto* a :
-       {&c.graphs_seen, &c.graphs_specialized, &c.inputs_none,
-        &c.inputs_tensor, &c.guards_inserted, &c.skipped_unused,
-        &c.skipped_not_profiled, &c.skipped_mixed, &c.skipped_undefined,
-        &c.graphs_rejected}) {
-    a->store(0);
-  }
+std::string version() {
+  return TORCH_OPTSPEC_VERSION;
 }
 
 std::string built_with_torch() {
   return TORCH_VERSION;
 }
 
-FastPathMode fastPathMode() {
-  return static_cast<FastPathMode>(fast_path_mode.load());
+const char* guard_op_name() {
+  return "torch_optspec::check_none_pattern";
 }
 
-void setFastPathMode(FastPathMode mode) {
-  fast_path_mode.store(static_cast<int>(mode));
-}
-
-bool shouldOutline() {
-  switch (fastPathMode()) {
-    case FastPathMode::Inline:
-      return false;
-    case FastPathMode::Outline:
-      return true;
-    case FastPathMode::Auto:
-      // Ours is always registered; anything else may be a fuser that only
-      // reads the top-level block (oneDNN Graph is one).
-      return torch::jit::getCustomPrePasses().size() > 1;
-  }
-  return false;
-}
-
-void recordGraphSeen() {
-  counters().graphs_seen++;
-}
-
-void recordPlan(const SpecializationPlan& plan) {
-  auto& c = counters();
-  for (const auto& d : plan.inputs) {
-    if (d.kind != InputKind::Skip) {
-      continue;
-    }
-    switch (d.reason) {
-      case SkipReason::Unused:
-        c.skipped_unused++;
-        break;
-      case SkipReason::NotProfiled:
-        c.skipped_not_profiled++;
-        break;
-      case SkipReason::Mixed:
-        c.skipped_mixed++;
-        break;
-      case SkipReason::Undefined:
-        c.skipped_undefined++;
-        break;
-      case SkipReason::NotOptional:
-        break;
-    }
-  }
-}
-
-void recordSpecialized(const SpecializationPlan& plan) {
-  auto& c = counters();
-  c.graphs_specialized++;
-  c.guards_inserted++;
-  c.inputs_none += plan.count(InputKind::None);
-  c.inputs_tensor += plan.count(InputKind::Tensor);
-}
-
-void recordRejected() {
-  counters().graphs_rejected++;
+bool is_active_copy() {
+  ensure_registered();
+  return active_copy.load();
 }
 
 void ensure_registered() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // Two copies of torch_optspec in one process (say the Python extension
-    // and libtorch_optspec.so loaded with torch.ops.load_library) would
-    // register two passes reading two different switches. The first copy
-    // loaded owns the JIT hooks; this one stays inert and says so.
+    // The Python package links this same library, so one process normally
+    // has one copy, whatever the load order (the dynamic linker reuses a
+    // loaded libtorch_optspec with the same soname). A second copy from
+    // another file (dlopen-ed by path) finds the guard operator registered:
+    // it stays inert and says so.
     if (!torch::jit::getAllOperatorsFor(guardKind()).empty()) {
       TORCH_WARN(
           "torch_optspec: another copy of torch_optspec is already loaded in "
           "this process and registered with the JIT; this copy (",
-          built_with_torch(),
-          ") stays inactive. Load only one of the Python extension and "
-          "libtorch_optspec.so.");
+          version(), ", torch ", built_with_torch(),
+          ") stays inactive. Load one libtorch_optspec only.");
       return;
     }
     registerGuardOperator();
-    torch::jit::RegisterProfilingNode(consumesOptionalTensorInput);
-    auto id = torch::jit::registerPrePass(
-        [](std::shared_ptr<Graph>& g) { SpecializeOptionalInputs(g); });
+    torch::jit::RegisterProfilingNode(profilingPredicate);
+    auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);
-    torch::jit::registerPostPass(
-        [](std::shared_ptr<Graph>& g) { UnfuseInputlessGroups(g); });
+    torch::jit::registerPostPass(postFusionPass);
+    active_copy.store(true);
   });
 }
 
 namespace {
 // Runs when the shared object is loaded (linked, dlopen-ed, LD_PRELOAD-ed or
-// torch.ops.load_library-ed, and when the Python extension is imported).
+// torch.ops.load_library-ed, and when the Python package imports _C).
 struct LoadTimeRegistration {
   LoadTimeRegistration() {
     ensure_registered();
     if (envEnabled()) {
       enable();
+      if (is_active_copy()) {
+        LOG(WARNING) << "torch_optspec " << version()
+                  << ": enabled by TORCH_OPTSPEC_ENABLE";
+      }
     }
   }
 } load_time_registration;

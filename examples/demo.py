@@ -19,7 +19,8 @@ import torch
 import torch.utils.benchmark as benchmark
 
 import torch_optspec
-from torch_optspec.explain import outlined_call
+import torch_optspec.fusers
+from torch_optspec.census import outlined_call
 
 GUARD = "torch_optspec::check_none_pattern"
 FUSION_KINDS = ("prim::TensorExprGroup", "prim::oneDNNFusionGroup")
@@ -158,9 +159,8 @@ def main():
           "| threads", torch.get_num_threads())
 
     # ---- Part 1: the report's module, NNC on CPU ------------------------------
-    torch._C._jit_override_can_fuse_on_cpu(True)
-    torch._C._jit_set_te_must_use_llvm_cpu(False)
-    torch._C._jit_set_texpr_reductions_enabled(True)
+    nnc = torch_optspec.fusers.nnc_cpu()
+    nnc.__enter__()
     x, mask = torch.randn(2, 3, 4, 4), torch.randn(2, 1, 1, 4)
     stock = torch.jit.script(ExampleModule(1024, 16))
     for arg, label in ((mask, "mask given"), (None, "mask=None")):
@@ -173,6 +173,7 @@ def main():
     # fuses, not how fast), so this table times the module with no fuser:
     # the cost of the guard and the gain from dropping the branch. One thread:
     # a 96-element tensor gains nothing from more.
+    nnc.__exit__(None, None, None)
     torch._C._jit_override_can_fuse_on_cpu(False)
     args = (x, mask)
     times = {"eager": time_variants({"eager": ExampleModule(1024, 16)}, args, num_threads=1)["eager"]}

@@ -8,6 +8,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 import torch_optspec  # noqa: E402
+import torch_optspec.fusers  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -33,18 +34,5 @@ def fast_path_mode(request):
 def nnc_cpu():
     """NNC (TensorExpr) fusion on CPU without LLVM: kernels are interpreted,
     so tests using it keep tensors tiny."""
-    old = (
-        torch._C._jit_can_fuse_on_cpu(),
-        torch._C._jit_get_te_must_use_llvm_cpu(),
-        torch._C._jit_texpr_reductions_enabled(),
-        torch._C._jit_texpr_fuser_enabled(),
-    )
-    torch._C._jit_override_can_fuse_on_cpu(True)
-    torch._C._jit_set_te_must_use_llvm_cpu(False)
-    torch._C._jit_set_texpr_reductions_enabled(True)
-    torch._C._jit_set_texpr_fuser_enabled(True)
-    yield
-    torch._C._jit_override_can_fuse_on_cpu(old[0])
-    torch._C._jit_set_te_must_use_llvm_cpu(old[1])
-    torch._C._jit_set_texpr_reductions_enabled(old[2])
-    torch._C._jit_set_texpr_fuser_enabled(old[3])
+    with torch_optspec.fusers.nnc_cpu():
+        yield

@@ -5,9 +5,8 @@ from typing import Callable, Iterable, List
 import torch
 
 import torch_optspec
-from torch_optspec.explain import outlined_call
-
-GUARD = "torch_optspec::check_none_pattern"
+from torch_optspec.census import GUARD_KIND as GUARD
+from torch_optspec.census import guard_pattern, nodes, outlined_call  # noqa: F401
 
 
 def script_fresh(obj):
@@ -32,18 +31,7 @@ def run_and_get_plan(fn: Callable, *args, calls: int = 4) -> torch._C.Graph:
 
 def all_plans(graph: torch._C.Graph) -> List[torch._C.Graph]:
     """`graph` and the optimized graphs of the fallback functions it calls."""
-    return [graph] + list(torch_optspec._C._fallback_plans(graph))
-
-
-def nodes(block_owner, recurse_subgraphs: bool = True) -> Iterable[torch._C.Node]:
-    """Every node of a graph or block, nested blocks and (optionally) the
-    subgraphs of fusion groups included."""
-    for n in block_owner.nodes():
-        yield n
-        for b in n.blocks():
-            yield from nodes(b, recurse_subgraphs)
-        if recurse_subgraphs and n.hasAttribute("Subgraph"):
-            yield from nodes(n.g("Subgraph"), recurse_subgraphs)
+    return [graph] + torch_optspec.census.fallback_plans(graph)
 
 
 def count(block_owner, kind: str, recurse_subgraphs: bool = False) -> int:
@@ -53,11 +41,6 @@ def count(block_owner, kind: str, recurse_subgraphs: bool = False) -> int:
 def guard_node(graph: torch._C.Graph):
     guards = [n for n in graph.nodes() if n.kind() == GUARD]
     return guards[0] if guards else None
-
-
-def guard_pattern(node) -> List[int]:
-    """The `pattern` attribute of a guard (1: None, 0: Tensor)."""
-    return list(getattr(node, "is")("pattern"))  # `is` is a Python keyword
 
 
 def guard_patterns(graph: torch._C.Graph) -> List[List[int]]:
@@ -83,13 +66,9 @@ def block_text(block) -> str:
 def fast_graph(graph: torch._C.Graph):
     """What the fast path runs: block0 of the versioning If when inlined, or
     the optimized graph of the function it calls when outlined."""
-    block = fast_path(graph)
-    call = outlined_call(block)
-    if call is not None:
-        plan = torch_optspec._C._called_plan(call)
-        assert plan is not None, "the outlined fast path has not been optimized yet"
-        return plan
-    return block
+    plan = torch_optspec.census.fast_path(graph)
+    assert plan is not None, "the outlined fast path has not been optimized yet"
+    return plan
 
 
 def none_checks(block_owner) -> List[torch._C.Node]:

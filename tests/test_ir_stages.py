@@ -1,5 +1,7 @@
-"""IR-level tests of each stage: parse IR text, run the specialization with a
-given plan (or the plan decided from profile nodes), FileCheck the result."""
+"""System tests of the driver on parsed IR: the whole specialization (version,
+refine, cleanup, outline) with a given plan, or the plan decided from profile
+nodes, FileChecked. Each stage alone is tested by the IR files in tests/ir/
+(tests/test_ir_files.py)."""
 import pytest
 import torch
 from torch.testing import FileCheck
@@ -164,8 +166,7 @@ graph(%x : Tensor, %w : Tensor, %b : Tensor?):
 # ---- outline ----------------------------------------------------------------
 
 def test_outline_moves_the_fast_path_into_a_function_of_its_own():
-    torch_optspec.set_fast_path("outline")
-    g = specialize(parse(REPORT_IR), ["", "", "tensor"])
+    g = specialize(parse(REPORT_IR), ["", "", "tensor"], outline=True)
     # refinement hoisted before the If; both branches are fallback graphs
     FileCheck().check(GUARD).check("prim::unchecked_cast(%mask").check("prim::If").check(
         "block0").check("prim::FallbackGraph").check("block1").check(
@@ -179,8 +180,7 @@ def test_outline_moves_the_fast_path_into_a_function_of_its_own():
 
 
 def test_outline_of_a_none_input_passes_nothing_for_it():
-    torch_optspec.set_fast_path("outline")
-    g = specialize(parse(REPORT_IR), ["", "", "none"])
+    g = specialize(parse(REPORT_IR), ["", "", "none"], outline=True)
     fast_node = next(next(g.findNode("prim::If").blocks()).nodes())
     assert [i.debugName().split(".")[0] for i in fast_node.inputs()] == ["inputs", "self"]
 

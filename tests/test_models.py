@@ -21,7 +21,7 @@ import torch_optspec  # noqa: E402
 from bench.models.bert import (  # noqa: E402
     BertConfigLite, BertModel, SpecializedBertModel, load_hf_weights, make_inputs, random_weights)
 from bench.models.blocks import AttentionBlock, SpecializedAttentionBlock  # noqa: E402
-from torch_optspec.explain import GUARD_KIND, summarize_graph  # noqa: E402
+from torch_optspec.census import GUARD_KIND, summarize_graph  # noqa: E402
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=64, max_position_embeddings=40)

@@ -7,10 +7,14 @@ The pass specializes each Optional[Tensor] input of a scripted graph to what
 the profiling executor observed (None -> constant, present -> Tensor), guards
 that None-pattern, and keeps the original graph as a lazily compiled fallback.
 """
+import os as _os
+
+from ._loader import ExtensionMismatchError
 from ._loader import load_extension as _load_extension
 
 _C = _load_extension()
 
+from . import census  # noqa: E402
 from ._api import (  # noqa: E402
     disable,
     enable,
@@ -22,10 +26,17 @@ from ._api import (  # noqa: E402
     set_fast_path,
     stats,
 )
-from .explain import explain  # noqa: E402
+from ._build_info import TORCH_VERSION as _BUILT_WITH_TORCH  # noqa: E402
+from ._build_info import WHEEL_VERSION as __version__  # noqa: E402
+from ._explain import explain  # noqa: E402  (the module is _explain: torch_optspec.explain is the function)
 
-SUPPORTED_TORCH = ">=2.13,<2.14"
-__version__ = "0.1.0"
+# Runs with the torch major.minor it was built with, any patch release.
+SUPPORTED_TORCH = "==" + ".".join(_BUILT_WITH_TORCH.split(".")[:2]) + ".*"
+
+# find_package(torch_optspec) prefix of this installation (like
+# torch.utils.cmake_prefix_path): lib/cmake/torch_optspec lives below it,
+# with the header and libtorch_optspec.so.
+cmake_prefix_path = _os.path.dirname(_os.path.abspath(__file__))
 
 __all__ = [
     "enable",
@@ -38,5 +49,8 @@ __all__ = [
     "set_fast_path",
     "get_fast_path",
     "explain",
+    "census",
+    "ExtensionMismatchError",
     "SUPPORTED_TORCH",
+    "cmake_prefix_path",
 ]

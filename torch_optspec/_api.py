@@ -84,7 +84,8 @@ def get_fast_path() -> str:
 
 
 def stats() -> dict:
-    """Process-wide counters of the pass (a fresh dict each call)."""
+    """Process-wide counters of the pass (a fresh dict each call), with the
+    names of the C++ torch_optspec::Stats fields."""
     return _C.stats()
 
 
@@ -100,12 +101,14 @@ def reset_plans(obj: Union[torch.jit.ScriptModule, torch.jit.ScriptFunction]) ->
 
     Needed after enabling the pass for a model that already ran: its plan was
     compiled without the pass (and profiled without the pass's profiles).
+    Plans of every autocast state are dropped. Safe while other threads call
+    the model: the old plans are retired, not freed (calls in flight finish on
+    them), and stay in memory until the process exits.
     """
     if isinstance(obj, torch.jit.ScriptModule):
-        return _C._flush_module_plans(obj._c)
+        return _C._reset_module_plans(obj._c)
     if isinstance(obj, torch.jit.ScriptFunction):
-        _C._flush_function_plans(obj)
-        return 1
+        return _C._reset_function_plans(obj)
     raise TypeError(
         "torch_optspec.reset_plans expects a torch.jit.ScriptModule or "
         f"ScriptFunction, got {type(obj).__name__}"

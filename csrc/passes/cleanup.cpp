@@ -22,32 +22,55 @@
 
 namespace torch_optspec {
 
-void cleanupGraph(std::shared_ptr<Graph>& graph) {
+CleanupResult cleanupGraph(std::shared_ptr<Graph>& graph, int max_rounds) {
   // Each round can expose more work for the other passes (a folded If
-  // inlines nodes that peephole has not seen); a few rounds reach the fixed
-  // point on every graph we have seen, the bound keeps a pathological graph
-  // from looping.
-  constexpr int kMaxRounds = 4;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    bool changed = refineProfiles(graph->block());
-    changed |= torch::jit::PeepholeOptimize(
-        graph, /*disable_shape_peepholes=*/true);
-    changed |= torch::jit::ConstantPropagation(graph);
+  // inlines nodes that peephole has not seen). The passes' own "changed"
+  // results are not a stop condition: PeepholeOptimize keeps returning true
+  // on torch.nn attention graphs whose text no longer changes, and a round
+  // that folds nothing new can still be the one before a round that does.
+  // So a round is repeated until it leaves the printed graph as it was.
+  CleanupResult result;
+  std::string before = graph->toString(/*print_source_locations=*/false);
+  while (true) {
+    if (result.rounds >= max_rounds) {
+      result.hit_round_limit = true;
+      GRAPH_DEBUG(
+          "Cleanup stopped by its bound of ", max_rounds,
+          " rounds before a fixed point");
+      break;
+    }
+    ++result.rounds;
+    refineProfiles(graph->block());
+    torch::jit::PeepholeOptimize(graph, /*disable_shape_peepholes=*/true);
+    torch::jit::ConstantPropagation(graph);
     torch::jit::EliminateDeadCode(graph);
-    GRAPH_DEBUG("Cleanup round ", round, changed ? ": changed" : ": fixed point");
+    std::string after = graph->toString(/*print_source_locations=*/false);
+    const bool changed = after != before;
+    GRAPH_DEBUG(
+        "Cleanup round ", result.rounds, changed ? ": changed" : ": fixed point");
     if (!changed) {
       break;
     }
+    before = std::move(after);
   }
   GRAPH_DUMP("After cleanup:", graph);
+  return result;
 }
 
 namespace {
 
+void verifyInto(const std::shared_ptr<Graph>& graph, std::ostringstream& out);
+
+// Unresolved aten nodes, and the subgraphs of prim::FallbackGraph nodes (the
+// executor compiles those into functions: Node::lint does not enter them).
 void collectUnresolved(Block* block, std::ostringstream& out) {
   for (Node* n : block->nodes()) {
     if (n->maybeSchema() == nullptr && n->kind().is_aten()) {
       out << "no operator matches " << *n;
+    }
+    if (n->kind() == c10::prim::FallbackGraph &&
+        n->hasAttribute(c10::attr::Subgraph)) {
+      verifyInto(n->g(c10::attr::Subgraph), out);
     }
     for (Block* b : n->blocks()) {
       collectUnresolved(b, out);
@@ -55,17 +78,21 @@ void collectUnresolved(Block* block, std::ostringstream& out) {
   }
 }
 
-} // namespace
-
-std::string verifyGraph(const std::shared_ptr<Graph>& graph) {
-  std::ostringstream out;
+void verifyInto(const std::shared_ptr<Graph>& graph, std::ostringstream& out) {
   try {
     graph->lint();
   } catch (const std::exception& e) {
     out << "lint failed: " << e.what();
-    return out.str();
+    return;
   }
   collectUnresolved(graph->block(), out);
+}
+
+} // namespace
+
+std::string verifyGraph(const std::shared_ptr<Graph>& graph) {
+  std::ostringstream out;
+  verifyInto(graph, out);
   return out.str();
 }
 

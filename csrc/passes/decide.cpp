@@ -27,7 +27,45 @@ size_t SpecializationPlan::count(InputKind kind) const {
   return n;
 }
 
-static const char* reasonName(SkipReason r) {
+size_t SpecializationPlan::countSkipped(SkipReason reason) const {
+  size_t n = 0;
+  for (const auto& d : inputs) {
+    n += d.kind == InputKind::Skip && d.reason == reason ? 1 : 0;
+  }
+  return n;
+}
+
+const char* kindName(InputKind kind) {
+  switch (kind) {
+    case InputKind::Skip:
+      return "skip";
+    case InputKind::None:
+      return "none";
+    case InputKind::Tensor:
+      return "tensor";
+  }
+  return "?";
+}
+
+const char* reasonName(SkipReason r) {
+  switch (r) {
+    case SkipReason::NotOptional:
+      return "-";
+    case SkipReason::Unused:
+      return "unused";
+    case SkipReason::NotProfiled:
+      return "not_profiled";
+    case SkipReason::Mixed:
+      return "mixed";
+    case SkipReason::Undefined:
+      return "undefined_tensor";
+  }
+  return "?";
+}
+
+namespace {
+
+const char* reasonText(SkipReason r) {
   switch (r) {
     case SkipReason::NotOptional:
       return "-";
@@ -43,6 +81,8 @@ static const char* reasonName(SkipReason r) {
   return "?";
 }
 
+} // namespace
+
 std::string SpecializationPlan::describe(const Graph& graph) const {
   std::ostringstream out;
   out << "(";
@@ -57,7 +97,7 @@ std::string SpecializationPlan::describe(const Graph& graph) const {
         out << "Tensor";
         break;
       case InputKind::Skip:
-        out << reasonName(d.reason);
+        out << reasonText(d.reason);
         break;
     }
   }
@@ -133,8 +173,9 @@ InputDecision decideInput(const Value* input) {
   } else {
     d.reason = SkipReason::NotProfiled;
   }
-  GRAPH_DEBUG(
-      "%", input->debugName(), ": profiled=", s.profiled,
+  GRAPH_UPDATE(
+      "%", input->debugName(), ": ", kindName(d.kind), " (", reasonName(d.reason),
+      "): profiled=", s.profiled,
       " seen_none=", s.seen_none, " seen_tensor=", s.seen_tensor,
       " seen_undefined=", s.seen_undefined);
   return d;

@@ -15,7 +15,8 @@
 //     block1(): %r = prim::FallbackGraph_1(%self, %inputs, %mask)
 //
 // The price is a function call per call and one more profiling run, so the
-// driver outlines only when a fuser that needs it may run (see FastPathMode).
+// driver outlines only when asked (DriverOptions::outline; register.cpp sets
+// it when oneDNN Graph's pass is registered, see FastPathMode).
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
@@ -89,6 +90,9 @@ void outlineFastPath(Graph& graph, Block* fast) {
   std::unordered_set<const Value*> seen;
   collectFree(fast, defined, free, seen);
   torch::jit::replaceBlockWithFallbackGraph(fast, free);
+  GRAPH_UPDATE(
+      "Outlined the fast path into a prim::FallbackGraph over ", free.size(),
+      " values");
   GRAPH_DUMP("After outlining the fast path:", &graph);
 }
 

@@ -1,26 +1,35 @@
-// The torch_optspec pipeline, one stage per file:
+// The torch_optspec pipeline, one stage per file. Every stage is a plain
+// function over a graph: it reads no global state, takes its settings as
+// arguments, and is callable alone (tests/ir/<stage>/*.ir run each one through
+// runStage(), stages.cpp).
 //
-//   profile.cpp   1. ask the profiling executor to record every Optional[Tensor]
-//                    graph input (seen_none / profiled_type on prim::profile)
-//   decide.cpp    2. read those records into a SpecializationPlan
+//   profile.cpp   1. which nodes the profiling executor must profile: the
+//                    readers of Optional[Tensor] graph inputs
+//   decide.cpp    2. read the prim::profile records into a SpecializationPlan
 //   version.cpp   3. guard the plan: prim::If(check_none_pattern(...)) with the
 //                    fast path in block0 and the original in block1 (a
 //                    prim::FallbackGraph, or inline under grad mode)
 //   refine.cpp    4. in the fast path, replace None inputs by a None constant and
 //                    present inputs by a refined Tensor value
-//   cleanup.cpp   5. run the JIT's peephole / constant propagation / DCE so the
-//                    checks and branches on those inputs disappear, and verify
-//   outline.cpp   6. if a top-level-only fuser may run (oneDNN Graph), move the
-//                    fast path into a function of its own
-//   specialize_optionals.cpp   the driver that runs 2-6 on one graph
-//   ../register.cpp 7. the on/off switch, counters, and registration with the JIT
-//   postfusion.cpp 8. after fusion: un-fuse NNC groups left without inputs
+//   cleanup.cpp   5. peephole / constant propagation / DCE to a fixed point, so
+//                    the checks and branches on those inputs disappear; verify
+//   outline.cpp   6. move the fast path into a function of its own (for fusers
+//                    that only partition the top-level block: oneDNN Graph)
+//   postfusion.cpp 7. after fusion: un-fuse NNC CPU groups left without inputs
 //
-// PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" shows the graph before and
-// after; add ">>decide:>>version:>>refine:>>cleanup:>>outline" for each stage.
+//   specialize_optionals.cpp   the driver: 3-6 on a copy of one graph, with
+//                              the settings it is given; returns a Result
+//   ../register.cpp            the JIT hooks: reads the switch and the
+//                              settings (../state.cpp), runs 2 and the
+//                              driver, counts (../stats.cpp)
+//
+// Logging: PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" prints each graph
+// before and after the pass; GRAPH_UPDATE (">>") each rewrite of every stage,
+// e.g. ">>>decide:>>version:>>refine:>>cleanup:>>outline" (docs/design.md).
 #pragma once
 
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch_optspec/torch_optspec.h>
 
 #include <memory>
 #include <string>
@@ -36,11 +45,12 @@ using torch::jit::Value;
 // ---- 1. profile ---------------------------------------------------------
 
 // True for a graph input whose type is Optional[Tensor].
-bool isOptionalTensorInput(const Value* v);
+TORCH_OPTSPEC_API bool isOptionalTensorInput(const Value* v);
 
-// The predicate given to torch::jit::RegisterProfilingNode: true for nodes
-// that read an Optional[Tensor] graph input while the pass is enabled.
-bool consumesOptionalTensorInput(const Node* n);
+// True for nodes that read an Optional[Tensor] graph input: the nodes whose
+// inputs the pass needs profiled. (register.cpp gives the JIT this predicate,
+// gated on the switch.)
+TORCH_OPTSPEC_API bool readsOptionalTensorInput(const Node* n);
 
 // ---- 2. decide ----------------------------------------------------------
 
@@ -58,6 +68,11 @@ enum class SkipReason {
   Undefined,
 };
 
+// "none", "tensor", "skip"; "-", "unused", "not_profiled", "mixed",
+// "undefined_tensor" (the keys of stats()["inputs_skipped"]).
+TORCH_OPTSPEC_API const char* kindName(InputKind kind);
+TORCH_OPTSPEC_API const char* reasonName(SkipReason reason);
+
 struct InputDecision {
   InputKind kind = InputKind::Skip;
   SkipReason reason = SkipReason::NotOptional;
@@ -67,33 +82,45 @@ struct InputDecision {
 };
 
 // One decision per graph input, in order.
-struct SpecializationPlan {
+struct TORCH_OPTSPEC_API SpecializationPlan {
   std::vector<InputDecision> inputs;
 
   size_t count(InputKind kind) const;
+  size_t countSkipped(SkipReason reason) const;
   bool specializesAnything() const {
     return count(InputKind::None) + count(InputKind::Tensor) > 0;
   }
-  // e.g. "(self: -, inputs: -, mask: Tensor)" for logs and explain().
+  // e.g. "(self: -, inputs: -, mask: Tensor)" for logs.
   std::string describe(const Graph& graph) const;
 };
 
-SpecializationPlan decideFromProfiles(const Graph& graph);
+TORCH_OPTSPEC_API SpecializationPlan decideFromProfiles(const Graph& graph);
 
 // Builds a plan from a pattern given per graph input: "none", "tensor" or
 // "" (skip). Used by tests and tools; throws on a pattern that does not fit
 // the graph.
-SpecializationPlan planFromPattern(
+TORCH_OPTSPEC_API SpecializationPlan planFromPattern(
     const Graph& graph,
     const std::vector<std::string>& pattern);
 
 // ---- 3. version ---------------------------------------------------------
 
 // The guard operator: torch_optspec::check_none_pattern(...) -> bool with an
-// int[] attribute `pattern` (1: must be None, 0: must be a defined Tensor).
-c10::Symbol guardKind();
-c10::Symbol patternAttr();
+// int[] attribute `pattern` (1: must be None, 0: must be a defined Tensor),
+// one entry per guard input (the specialized graph inputs, in order).
+TORCH_OPTSPEC_API c10::Symbol guardKind();
+TORCH_OPTSPEC_API c10::Symbol patternAttr();
+// The guard's pattern (an int[] attribute, or the IValue list the IR parser
+// makes of `pattern=[...]`).
+TORCH_OPTSPEC_API std::vector<int64_t> guardPattern(const Node* guard);
 void registerGuardOperator();
+
+// The guard of a versioned graph (the first top-level guard node), or null.
+TORCH_OPTSPEC_API Node* findGuard(const Graph& graph);
+// block0 of the prim::If the guard feeds, or null.
+TORCH_OPTSPEC_API Block* findFastPath(const Graph& graph);
+// The plan a guard checks (types: TensorType::get()): what version wrote.
+TORCH_OPTSPEC_API SpecializationPlan planFromGuard(const Graph& graph);
 
 // Turns the graph into
 //   %ok = torch_optspec::check_none_pattern[pattern=...](specialized inputs)
@@ -102,31 +129,47 @@ void registerGuardOperator();
 //     block1: prim::If(aten::is_grad_enabled())
 //               block0: <original body>                         (grad mode)
 //               block1: prim::FallbackGraph(<original body>)    (no grad)
-Block* versionGraph(Graph& graph, const SpecializationPlan& plan);
+TORCH_OPTSPEC_API Block* versionGraph(
+    Graph& graph,
+    const SpecializationPlan& plan);
 
 // ---- 4. refine ----------------------------------------------------------
 
 // Substitutes the specialized inputs inside `fast` and re-types or removes
 // the Optional-typed prim::profile nodes that sit on them.
-void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan);
+TORCH_OPTSPEC_API void refineFastPath(
+    Graph& graph,
+    Block* fast,
+    const SpecializationPlan& plan);
 
 // Re-types Tensor?-typed prim::profile nodes whose input is now a Tensor and
 // removes those whose input is None. Returns true if anything changed.
-bool refineProfiles(Block* block);
+TORCH_OPTSPEC_API bool refineProfiles(Block* block);
 
 // ---- 5. clean up --------------------------------------------------------
 
-// Peephole (without shape peepholes: nothing but None-ness is guarded),
-// constant propagation and dead-code elimination until nothing changes.
-void cleanupGraph(std::shared_ptr<Graph>& graph);
+struct CleanupResult {
+  int rounds = 0;             // rounds run (the last one changed nothing)
+  bool hit_round_limit = false; // stopped by the safety bound, not a fixed point
+};
 
-// Lints the graph and checks that every node still resolves to an operator.
-// Returns an empty string when fine, else what is wrong.
-std::string verifyGraph(const std::shared_ptr<Graph>& graph);
+// Peephole (without shape peepholes: nothing but None-ness is guarded),
+// constant propagation and dead-code elimination, repeated until a round
+// leaves the graph text unchanged (the passes' own "changed" flags are not
+// trusted: PeepholeOptimize keeps reporting a change on torch.nn attention
+// graphs). `max_rounds` is only a safety net; hitting it is logged.
+TORCH_OPTSPEC_API CleanupResult cleanupGraph(
+    std::shared_ptr<Graph>& graph,
+    int max_rounds = 32);
+
+// Lints the graph, and the subgraphs of its prim::FallbackGraph nodes, and
+// checks that every aten node resolves to an operator. Returns an empty string
+// when fine, else what is wrong.
+TORCH_OPTSPEC_API std::string verifyGraph(const std::shared_ptr<Graph>& graph);
 
 // prim::If / prim::unchecked_cast nodes in `block` (recursively) that still
 // depend on one of the specialized inputs of `plan`.
-size_t countResidualChecks(
+TORCH_OPTSPEC_API size_t countResidualChecks(
     const Graph& graph,
     Block* block,
     const SpecializationPlan& plan);
@@ -135,45 +178,88 @@ size_t countResidualChecks(
 
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
 // function of its own) so that top-level-only fusers see the fast path.
-void outlineFastPath(Graph& graph, Block* fast);
+TORCH_OPTSPEC_API void outlineFastPath(Graph& graph, Block* fast);
 
-// Where the fast path goes. Auto: inline, unless a custom pre-pass other than
-// ours is registered (oneDNN Graph registers one when enabled; such passes
-// may only read the top-level block), then outlined.
-enum class FastPathMode { Auto = 0, Inline = 1, Outline = 2 };
-FastPathMode fastPathMode();
-void setFastPathMode(FastPathMode mode);
-bool shouldOutline();
-
-// ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
+// ---- 7. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
 
 // Inlines back the NNC groups without inputs of graphs we specialized (NNC
-// miscomputes such groups in torch 2.13).
-void UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
+// miscomputes such groups in torch 2.13). Returns the number un-fused.
+TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
-// ---- driver (specialize_optionals.cpp) ------------------------------------
+// ---- the driver (specialize_optionals.cpp) ----------------------------------
 
-// The custom pre-pass: decide from profiles, then specialize. Works on a copy
-// and swaps it in only when it verifies, so a graph it cannot handle is left
-// exactly as it was.
-void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph);
+struct DriverOptions {
+  bool outline = false;     // stage 6 on (the caller resolves FastPathMode)
+  int cleanup_max_rounds = 32;
+};
 
-// Same, with an explicit plan. Returns true when the graph was specialized.
-bool SpecializeOptionalInputs(
+struct TORCH_OPTSPEC_API DriverResult {
+  enum class Outcome {
+    Specialized,   // the graph was replaced by its guarded, specialized version
+    NothingToDo,   // no input to specialize, or the graph is already versioned
+    Rejected,      // the specialized copy failed (reason); graph left as it was
+  };
+  Outcome outcome = Outcome::NothingToDo;
+  std::string reason; // why NothingToDo / Rejected, empty when Specialized
+  SpecializationPlan plan;
+  CleanupResult cleanup;
+  size_t residual_checks = 0; // countResidualChecks on the fast path
+
+  static const char* outcomeName(Outcome o);
+};
+
+// Stages 3-6 on one graph with an explicit plan. Works on a copy and swaps it
+// in only when it verifies (before and after outlining), so a graph it cannot
+// handle is left exactly as it was. Never throws for a graph it does not
+// understand; counts nothing and reads no global state.
+TORCH_OPTSPEC_API DriverResult specializeGraph(
     std::shared_ptr<Graph>& graph,
-    const SpecializationPlan& plan);
+    const SpecializationPlan& plan,
+    const DriverOptions& options);
 
-// ---- 7. register (register.cpp) -------------------------------------------
+// ---- plans (../plans.cpp) ---------------------------------------------------
 
-// Internal counters behind torch_optspec::stats().
+// The optimized plan of the function a prim::CallFunction node calls (or of
+// the function constant it is given); null when not optimized yet.
+TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
+
+// ---- stages one by one (stages.cpp) ----------------------------------------
+
+// Runs one stage on `graph` in place, for the IR-file tests (tests/ir/) and
+// tools. `args` are the words after the stage name on the test's RUN line:
+//   decide                        graph unchanged; returns the plan
+//   version <pattern>             pattern: comma-separated none/tensor/skip
+//   refine                        reads the plan from the guard
+//   cleanup [max_rounds=N]
+//   outline
+//   postfusion
+//   specialize <pattern> [outline]   the driver
+//   verify
+// and, for any stage, group=<kind>;<op1>,<op2>,... first moves the first node
+// of each op kind into one subgraph node of that kind (a fusion group, a
+// prim::FallbackGraph: the IR parser cannot read subgraph attributes).
+// Returns a line for the test to check (the plan, the driver's outcome, ...).
+TORCH_OPTSPEC_API std::string runStage(
+    const std::string& stage,
+    std::shared_ptr<Graph>& graph,
+    const std::vector<std::string>& args);
+
+// ---- internal: counters and the per-thread result log (stats.cpp) ----------
+
 void recordGraphSeen();
 void recordPlan(const SpecializationPlan& plan);
-void recordSpecialized(const SpecializationPlan& plan);
-void recordRejected();
+// Counts the driver's result and appends it, with the graph's input names, to
+// this thread's log (what explain() reads: the pass runs on the thread whose
+// call triggered the optimization, so other threads' compilations never mix
+// in).
+void recordResult(const Graph& graph, const DriverResult& result);
 
-// Sets this thread's override of the global switch (-1: none, 0: off, 1: on)
-// and returns the previous one. EnabledGuard and the Python context manager
-// are built on it.
-int8_t exchangeThreadOverride(int8_t value);
+struct LoggedResult {
+  std::vector<std::string> input_names;
+  std::vector<std::string> input_types;
+  DriverResult result;
+};
+// Returns and clears this thread's log (at most the last 1024 results).
+TORCH_OPTSPEC_API std::vector<LoggedResult> takeThreadResults();
 
 } // namespace torch_optspec

@@ -24,13 +24,18 @@ namespace torch_optspec {
 
 namespace {
 
-bool isSpecialized(const Graph& graph) {
-  for (const Node* n : graph.nodes()) {
-    if (n->kind() == guardKind()) {
-      return true;
+// The bug is in NNC's CPU code path: a group whose outputs are known to live
+// on another device (CUDA) is compiled by NNC's CUDA code generator and left
+// alone. Input-less groups have no inputs to look at, so their outputs'
+// profiled types decide; a group with no known device is treated as CPU.
+bool runsOnCpu(const Node* n) {
+  for (const Value* v : n->outputs()) {
+    auto t = v->type()->cast<c10::TensorType>();
+    if (t && t->device() && !t->device()->is_cpu()) {
+      return false;
     }
   }
-  return false;
+  return true;
 }
 
 bool hasTensorInput(const Node* n) {
@@ -51,12 +56,12 @@ size_t unfuseInputlessGroups(Block* block) {
     }
     if ((n->kind() == c10::prim::TensorExprGroup ||
          n->kind() == c10::prim::TensorExprDynamicGroup) &&
-        !hasTensorInput(n)) {
+        !hasTensorInput(n) && runsOnCpu(n)) {
       groups.push_back(n);
     }
   }
   for (Node* group : groups) {
-    GRAPH_DEBUG("Un-fusing ", *group);
+    GRAPH_UPDATE("Un-fusing the input-less NNC CPU group ", *group);
     torch::jit::SubgraphUtils::unmergeSubgraph(group);
     ++n_unfused;
   }
@@ -65,16 +70,19 @@ size_t unfuseInputlessGroups(Block* block) {
 
 } // namespace
 
-void UnfuseInputlessGroups(std::shared_ptr<Graph>& graph) {
-  if (!isSpecialized(*graph)) {
-    return;
+size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph) {
+  if (!findGuard(*graph)) {
+    return 0;
   }
   try {
-    if (unfuseInputlessGroups(graph->block()) > 0) {
+    size_t n = unfuseInputlessGroups(graph->block());
+    if (n > 0) {
       GRAPH_DUMP("After un-fusing input-less NNC groups:", graph);
     }
+    return n;
   } catch (const std::exception& e) {
     GRAPH_DEBUG("Un-fusing failed, graph left as it was: ", e.what());
+    return 0;
   }
 }
 

@@ -8,11 +8,9 @@
 // unrefined TensorType::get() until a tensor is seen).
 //
 // We ask for profiles on every node that reads an Optional[Tensor] *graph
-// input*, and only while the pass is enabled, so that a disabled plugin does
-// not change the profiled graph at all.
+// input*. register.cpp gives the JIT this predicate gated on the switch, so
+// that a disabled plugin does not change the profiled graph at all.
 #include "passes.h"
-
-#include <torch_optspec/torch_optspec.h>
 
 namespace torch_optspec {
 
@@ -25,8 +23,8 @@ bool isOptionalTensorInput(const Value* v) {
   return opt && opt->getElementType()->kind() == c10::TypeKind::TensorType;
 }
 
-bool consumesOptionalTensorInput(const Node* n) {
-  if (n->kind() == c10::prim::profile || !is_enabled()) {
+bool readsOptionalTensorInput(const Node* n) {
+  if (n->kind() == c10::prim::profile) {
     return false;
   }
   for (const Value* v : n->inputs()) {

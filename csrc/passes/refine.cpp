@@ -33,11 +33,13 @@ bool refineProfiles(Block* block) {
     Value* in = n->input();
     if (in->mustBeNone()) {
       // Nothing left to profile: the value is None.
+      GRAPH_UPDATE("Removed the profile of a None value: ", *n);
       n->output()->replaceAllUsesWith(in);
       n->destroy();
       changed = true;
     } else if (in->type()->cast<c10::TensorType>()) {
       // Keeps its profiled_type for the fusers.
+      GRAPH_UPDATE("Re-typed as Tensor: ", *n);
       n->output()->setType(c10::TensorType::get());
       changed = true;
     }
@@ -67,9 +69,10 @@ void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
       replacement = cast->output();
     }
     input->replaceAllUsesDominatedByNodeWith(replacement->node(), replacement);
-    GRAPH_DEBUG(
-        "Refined %", input->debugName(), " as ",
-        d.kind == InputKind::None ? "None" : "Tensor", " in the fast path");
+    GRAPH_UPDATE(
+        "Replaced %", input->debugName(), " by %", replacement->debugName(),
+        d.kind == InputKind::None ? " (None)" : " (refined Tensor)",
+        " in the fast path");
   }
   refineProfiles(fast);
   GRAPH_DUMP("After refining the fast path:", &graph);

@@ -1,14 +1,15 @@
-// The torch_optspec pass: specialize Optional[Tensor] graph inputs from the
-// profiling executor's observations. See passes.h for the pipeline and
-// docs/design.md for the IR at each step.
+// The driver: stages 3-6 (version, refine, clean up, outline) on one graph,
+// with an explicit plan and explicit settings. It reads no global state and
+// counts nothing: register.cpp decides when it runs, with which settings, and
+// records its result. See passes.h for the pipeline and docs/design.md for
+// the IR at each step.
 //
-//   PYTORCH_JIT_LOG_LEVEL=">>specialize_optionals" python ...
+//   PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" python ...
 //
 // shows the graph before and after.
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
-#include <torch_optspec/torch_optspec.h>
 
 namespace torch_optspec {
 
@@ -29,14 +30,24 @@ bool containsFallbackGraph(Block* block) {
 }
 
 struct OptionalSpecializer {
-  OptionalSpecializer(std::shared_ptr<Graph>& graph, SpecializationPlan plan)
-      : graph_(graph), plan_(std::move(plan)) {}
+  OptionalSpecializer(
+      std::shared_ptr<Graph>& graph,
+      const SpecializationPlan& plan,
+      const DriverOptions& options)
+      : graph_(graph), options_(options) {
+    result_.plan = plan;
+  }
 
-  // Returns true when the graph was replaced by its specialized version.
-  bool run() {
-    if (!plan_.specializesAnything()) {
-      GRAPH_DEBUG("Nothing to specialize: ", plan_.describe(*graph_));
-      return false;
+  DriverResult run() {
+    using Outcome = DriverResult::Outcome;
+    const SpecializationPlan& plan = result_.plan;
+    if (plan.inputs.size() != graph_->inputs().size()) {
+      return reject("the plan does not fit the graph's inputs");
+    }
+    if (!plan.specializesAnything()) {
+      result_.reason = "no input with a conclusive profile";
+      GRAPH_DEBUG("Nothing to specialize: ", plan.describe(*graph_));
+      return result_;
     }
     if (containsFallbackGraph(graph_->block())) {
       // Already versioned by the executor: SpecializeAutogradZero does this
@@ -46,68 +57,73 @@ struct OptionalSpecializer {
       // copy of the executor's FallbackGraph in there would raise "Must be
       // converted to prim::FunctionCall" when reached
       // (tests/test_reliability.py::test_requires_grad_inputs_autodiff_path).
-      GRAPH_DEBUG("Already versioned by the executor, left alone: ", plan_.describe(*graph_));
-      return false;
+      result_.reason = "already versioned by the executor";
+      GRAPH_DEBUG("Already versioned by the executor, left alone: ", plan.describe(*graph_));
+      return result_;
     }
-    GRAPH_DUMP("Before specializing " + plan_.describe(*graph_), graph_);
+    GRAPH_DUMP("Before specializing " + plan.describe(*graph_), graph_);
 
     // Work on a copy: the original is untouched unless the result verifies.
     auto candidate = graph_->copy();
     std::string problem;
     try {
-      Block* fast = versionGraph(*candidate, plan_);
-      refineFastPath(*candidate, fast, plan_);
-      cleanupGraph(candidate);
-      GRAPH_DEBUG(
-          "Checks left on specialized inputs: ",
-          countResidualChecks(*candidate, fast, plan_));
-      if (shouldOutline()) {
-        outlineFastPath(*candidate, fast);
-      }
+      Block* fast = versionGraph(*candidate, plan);
+      refineFastPath(*candidate, fast, plan);
+      result_.cleanup = cleanupGraph(candidate, options_.cleanup_max_rounds);
+      result_.residual_checks = countResidualChecks(*candidate, fast, plan);
+      GRAPH_DEBUG("Checks left on specialized inputs: ", result_.residual_checks);
+      // Verified before outlining too: once outlined, the fast path is the
+      // subgraph of a prim::FallbackGraph node (verifyGraph enters those as
+      // well, so the second check covers the outlined function).
       problem = verifyGraph(candidate);
+      if (problem.empty() && options_.outline) {
+        outlineFastPath(*candidate, fast);
+        problem = verifyGraph(candidate);
+      }
     } catch (const std::exception& e) {
       problem = e.what();
     }
     if (!problem.empty()) {
-      GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", problem);
-      recordRejected();
-      return false;
+      return reject(problem);
     }
     graph_ = candidate;
-    GRAPH_DUMP("After specializing " + plan_.describe(*graph_), graph_);
-    return true;
+    result_.outcome = Outcome::Specialized;
+    GRAPH_DUMP("After specializing " + plan.describe(*graph_), graph_);
+    return result_;
   }
 
  private:
+  DriverResult reject(const std::string& problem) {
+    GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", problem);
+    result_.outcome = DriverResult::Outcome::Rejected;
+    result_.reason = problem;
+    return result_;
+  }
+
   std::shared_ptr<Graph>& graph_;
-  SpecializationPlan plan_;
+  const DriverOptions options_;
+  DriverResult result_;
 };
 
 } // namespace
 
-void SpecializeOptionalInputs(std::shared_ptr<Graph>& graph) {
-  if (!is_enabled()) {
-    return;
+const char* DriverResult::outcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::Specialized:
+      return "specialized";
+    case Outcome::NothingToDo:
+      return "nothing_to_do";
+    case Outcome::Rejected:
+      return "rejected";
   }
-  recordGraphSeen();
-  // Nothing here may fail the user's call: whatever goes wrong while
-  // deciding, the graph is left as it is and the executor carries on.
-  try {
-    SpecializationPlan plan = decideFromProfiles(*graph);
-    recordPlan(plan);
-    if (OptionalSpecializer(graph, plan).run()) {
-      recordSpecialized(plan);
-    }
-  } catch (const std::exception& e) {
-    GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
-    recordRejected();
-  }
+  return "?";
 }
 
-bool SpecializeOptionalInputs(
+DriverResult specializeGraph(
     std::shared_ptr<Graph>& graph,
-    const SpecializationPlan& plan) {
-  return OptionalSpecializer(graph, plan).run();
+    const SpecializationPlan& plan,
+    const DriverOptions& options) {
+  return OptionalSpecializer(graph, plan, options).run();
 }
 
 } // namespace torch_optspec

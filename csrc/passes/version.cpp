@@ -13,6 +13,8 @@
 // call with another None-pattern gets its own specialization there.
 #include "passes.h"
 
+#include <algorithm>
+
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -38,7 +40,7 @@ namespace {
 // An undefined Tensor (which TorchScript's `is None` treats as None) matches
 // neither and goes to the fallback, which reproduces the unspecialized result.
 torch::jit::Operation createGuard(const Node* node) {
-  std::vector<int64_t> pattern = node->is(patternAttr());
+  std::vector<int64_t> pattern = guardPattern(node);
   TORCH_CHECK(
       pattern.size() == node->inputs().size(),
       "torch_optspec::check_none_pattern: pattern has ", pattern.size(),
@@ -99,6 +101,60 @@ void registerGuardOperator() {
       c10::AliasAnalysisKind::FROM_SCHEMA)});
 }
 
+std::vector<int64_t> guardPattern(const Node* guard) {
+  TORCH_CHECK(
+      guard->hasAttribute(patternAttr()),
+      "torch_optspec: the guard has no pattern attribute");
+  if (guard->kindOf(patternAttr()) == torch::jit::AttributeKind::ival) {
+    return guard->ival(patternAttr()).toIntVector();
+  }
+  return guard->is(patternAttr());
+}
+
+Node* findGuard(const Graph& graph) {
+  for (const Node* n : graph.nodes()) {
+    if (n->kind() == guardKind()) {
+      return const_cast<Node*>(n); // the graph owns its nodes; callers may edit
+    }
+  }
+  return nullptr;
+}
+
+Block* findFastPath(const Graph& graph) {
+  Node* guard = findGuard(graph);
+  if (!guard) {
+    return nullptr;
+  }
+  for (const auto& use : guard->output()->uses()) {
+    if (use.user->kind() == c10::prim::If && use.offset == 0) {
+      return use.user->blocks()[0];
+    }
+  }
+  return nullptr;
+}
+
+SpecializationPlan planFromGuard(const Graph& graph) {
+  Node* guard = findGuard(graph);
+  TORCH_CHECK(guard, "torch_optspec: the graph has no ", guardKind().toQualString());
+  std::vector<int64_t> pattern = guardPattern(guard);
+  TORCH_CHECK(
+      pattern.size() == guard->inputs().size(),
+      "torch_optspec: guard pattern and inputs differ in length");
+  SpecializationPlan plan;
+  plan.inputs.resize(graph.inputs().size());
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const Value* v = guard->input(i);
+    auto it = std::find(graph.inputs().begin(), graph.inputs().end(), v);
+    TORCH_CHECK(
+        it != graph.inputs().end(),
+        "torch_optspec: guard input %", v->debugName(), " is not a graph input");
+    InputDecision& d = plan.inputs[it - graph.inputs().begin()];
+    d.kind = pattern[i] ? InputKind::None : InputKind::Tensor;
+    d.type = c10::TensorType::get();
+  }
+  return plan;
+}
+
 Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
 
@@ -129,6 +185,7 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
   guard->is_(patternAttr(), pattern);
   guard->output()->setType(c10::BoolType::get());
   graph.block()->prependNode(guard);
+  GRAPH_UPDATE("Inserted the guard ", *guard);
 
   versioning_if->addInput(guard->output());
   versioning_if->insertAfter(guard);
@@ -149,6 +206,9 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
   }
 
   buildSlowPath(graph, fast, slow);
+  GRAPH_UPDATE(
+      "Versioned the body: fast path in block0, original in block1 of ",
+      versioning_if->output(0)->debugName());
 
   GRAPH_DUMP("After versioning (guard + fast path + fallback):", &graph);
   return fast;

@@ -1,6 +1,8 @@
 // Queries on JIT graphs shared by the C++ tests.
 #pragma once
 
+#include <torch_optspec/torch_optspec.h>
+
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <algorithm>
@@ -33,7 +35,7 @@ inline std::vector<Node*> find(Block* block, c10::Symbol kind) {
 }
 
 inline c10::Symbol guardKind() {
-  return c10::Symbol::fromQualString("torch_optspec::check_none_pattern");
+  return c10::Symbol::fromQualString(torch_optspec::guard_op_name());
 }
 
 // The single top-level torch_optspec guard of `graph`, or nullptr.

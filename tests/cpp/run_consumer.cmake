@@ -32,10 +32,22 @@ foreach(f include/torch_optspec/torch_optspec.h
   endif()
 endforeach()
 
-# The installed library resolves LibTorch by itself (its RUNPATH), as
-# LD_PRELOAD into an unrelated host needs.
+# The installed library is relocatable: its RUNPATH is $ORIGIN-relative (the
+# CMake default, TORCH_OPTSPEC_INSTALL_RPATH), and with LibTorch's lib/
+# supplied by the host it resolves every dependency.
+execute_process(COMMAND readelf -d "${prefix}/lib/libtorch_optspec.so"
+  OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+if(rc EQUAL 0)
+  string(REGEX MATCH "RUNPATH[^\n]*" runpath "${dynamic}")
+  # No absolute entry: "[/..." or ":/..." in readelf's "Library runpath: [...]".
+  if(NOT runpath MATCHES "ORIGIN" OR runpath MATCHES "[[:]/")
+    message(FATAL_ERROR "installed libtorch_optspec.so is not relocatable: ${runpath}")
+  endif()
+endif()
+get_filename_component(torch_lib "${TORCH_PREFIX}/../../lib" ABSOLUTE)
 file(GET_RUNTIME_DEPENDENCIES
   LIBRARIES "${prefix}/lib/libtorch_optspec.so"
+  DIRECTORIES "${torch_lib}"
   UNRESOLVED_DEPENDENCIES_VAR unresolved)
 if(unresolved)
   message(FATAL_ERROR "installed libtorch_optspec.so cannot find: ${unresolved}")

@@ -65,7 +65,8 @@ std::shared_ptr<torch::jit::Graph> parse(const char* ir) {
 bool specialize(std::shared_ptr<torch::jit::Graph>& graph,
                 const std::vector<std::string>& pattern) {
   auto plan = torch_optspec::planFromPattern(*graph, pattern);
-  return torch_optspec::SpecializeOptionalInputs(graph, plan);
+  return torch_optspec::specializeGraph(graph, plan, {}).outcome ==
+      torch_optspec::DriverResult::Outcome::Specialized;
 }
 
 std::vector<int64_t> guardPattern(Node* guard) {

@@ -15,6 +15,7 @@
 #
 # This file is also pasted verbatim into the standalone reproducers written by
 # fuzz_run.py, so it imports only torch, torch_optspec and the standard library.
+import contextlib
 import importlib.util
 import itertools
 import sys
@@ -22,6 +23,7 @@ import warnings
 
 import torch
 import torch_optspec
+import torch_optspec.fusers
 
 _ORACLE_COUNTER = itertools.count()
 _SHAPES = {"act": [2, 3, 4], "vec": [4], "mask": [3, 3]}
@@ -49,28 +51,14 @@ def oracle_inputs(case, call_index, pattern):
     return args
 
 
-class _FuserState:
-    """Turns on the fuser a case asks for, restores the previous state."""
-
-    def __init__(self, fuser):
-        self.fuser = fuser
-
-    def __enter__(self):
-        if self.fuser == "nnc":
-            self.saved = (torch._C._jit_can_fuse_on_cpu(), torch._C._jit_get_te_must_use_llvm_cpu())
-            torch._C._jit_override_can_fuse_on_cpu(True)
-            torch._C._jit_set_te_must_use_llvm_cpu(False)
-        elif self.fuser == "onednn":
-            self.saved = torch.jit.onednn_fusion_enabled()
-            torch.jit.enable_onednn_fusion(True)
-        return self
-
-    def __exit__(self, *exc):
-        if self.fuser == "nnc":
-            torch._C._jit_override_can_fuse_on_cpu(self.saved[0])
-            torch._C._jit_set_te_must_use_llvm_cpu(self.saved[1])
-        elif self.fuser == "onednn":
-            torch.jit.enable_onednn_fusion(self.saved)
+def _FuserState(fuser):
+    """Turns on the fuser a case asks for (torch_optspec.fusers), restores
+    the previous state."""
+    if fuser == "nnc":
+        return torch_optspec.fusers.nnc_cpu()
+    if fuser == "onednn":
+        return torch_optspec.fusers.onednn()
+    return contextlib.nullcontext()
 
 
 def oracle_targets(path, case):

@@ -8,10 +8,15 @@
 // Linking (or dlopen-ing) the library registers the pass with the JIT; it does
 // nothing until it is enabled, either here or by setting TORCH_OPTSPEC_ENABLE=1
 // in the environment before the library is loaded.
+//
+// One process has one torch_optspec state, whatever loads the library (the
+// Python package links this same library): every function here acts on it.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #if defined(_WIN32)
 #define TORCH_OPTSPEC_API __declspec(dllexport)
@@ -19,11 +24,21 @@
 #define TORCH_OPTSPEC_API __attribute__((visibility("default")))
 #endif
 
+namespace torch {
+namespace jit {
+struct Graph;
+struct Module;
+struct Function;
+} // namespace jit
+} // namespace torch
+
 namespace torch_optspec {
+
+// ---- the switch ---------------------------------------------------------
 
 // The global switch. It is read when a graph is profiled and when it is
 // optimized: plans compiled before a change keep what they were compiled with
-// (see reset_plans in the Python API, or GraphExecutor::debugFlushCompilationCache).
+// (see reset_plans).
 TORCH_OPTSPEC_API void enable();
 TORCH_OPTSPEC_API void disable();
 
@@ -46,35 +61,90 @@ class TORCH_OPTSPEC_API EnabledGuard {
   int8_t previous_;
 };
 
-// Process-wide counters, updated by the pass.
+// This thread's override of the global switch: -1 none, 0 off, 1 on. Sets it
+// and returns the previous one (EnabledGuard and the Python context manager
+// are built on it).
+TORCH_OPTSPEC_API int8_t exchange_thread_override(int8_t value);
+
+// ---- where the fast path goes -----------------------------------------------
+
+// Inline: inside the versioning prim::If (NNC fuses it there at no cost).
+// Outline: in a function of its own, which the executor profiles and
+// optimizes like any scripted function (needed by fusers that only partition
+// the top-level block: oneDNN Graph). Auto (default): outline when oneDNN
+// Graph's pre-pass is registered (torch.jit.enable_onednn_fusion(True)).
+enum class FastPathMode : int { Auto = 0, Inline = 1, Outline = 2 };
+TORCH_OPTSPEC_API void set_fast_path(FastPathMode mode);
+TORCH_OPTSPEC_API FastPathMode get_fast_path();
+// What a graph optimized now gets: get_fast_path() with Auto resolved.
+TORCH_OPTSPEC_API bool outlines_now();
+
+// ---- counters -----------------------------------------------------------
+
+// The counters, one line each: X(name, description). The same names are the
+// keys of torch_optspec.stats() in Python (flat, as here).
+#define TORCH_OPTSPEC_FORALL_STATS(X)                                          \
+  X(graphs_seen, "graphs the pass was asked to optimize while enabled")        \
+  X(graphs_specialized, "graphs that got a guarded, specialized fast path")   \
+  X(inputs_none, "Optional[Tensor] inputs specialized as None")                \
+  X(inputs_tensor, "Optional[Tensor] inputs specialized as a present Tensor")  \
+  X(guards_inserted, "guards inserted (one per specialized graph)")            \
+  X(skipped_unused, "inputs left alone: the graph never reads them")           \
+  X(skipped_not_profiled, "inputs left alone: no profiled use ran")            \
+  X(skipped_mixed, "inputs left alone: profiling saw None and a Tensor")       \
+  X(skipped_undefined_tensor, "inputs left alone: profiling saw an undefined Tensor") \
+  X(graphs_rejected,                                                           \
+    "graphs whose specialization did not verify (left as they were)")
+
 struct Stats {
-  // Graphs the pass was asked to optimize while enabled.
-  uint64_t graphs_seen = 0;
-  // Graphs that got a guarded, specialized fast path.
-  uint64_t graphs_specialized = 0;
-  // Optional[Tensor] graph inputs specialized as None / as a present Tensor.
-  uint64_t inputs_none = 0;
-  uint64_t inputs_tensor = 0;
-  // None-pattern guards inserted (one per specialized graph).
-  uint64_t guards_inserted = 0;
-  // Optional[Tensor] graph inputs left alone, by reason.
-  uint64_t skipped_unused = 0;        // the graph never reads the input
-  uint64_t skipped_not_profiled = 0;  // no profiled use ran (or was profiled)
-  uint64_t skipped_mixed = 0;         // profiling saw both None and a Tensor
-  uint64_t skipped_undefined = 0;     // profiling saw an undefined Tensor
-  // Graphs whose specialization was abandoned because the result did not
-  // verify; the graph is left exactly as it was.
-  uint64_t graphs_rejected = 0;
+#define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
+  TORCH_OPTSPEC_FORALL_STATS(TORCH_OPTSPEC_STAT_FIELD)
+#undef TORCH_OPTSPEC_STAT_FIELD
 };
 
+// Process-wide counters, updated by the registered pass.
 TORCH_OPTSPEC_API Stats stats();
 TORCH_OPTSPEC_API void reset_stats();
 
-// The torch version the library was compiled against ("2.13.0").
+// (name, value) of every counter, in the order above.
+TORCH_OPTSPEC_API std::vector<std::pair<std::string, uint64_t>> stats_table();
+
+// ---- compiled plans -------------------------------------------------------
+
+// Drops the compiled plans of every method of `module` and its submodules (or
+// of one function), in every autocast state, so that the next calls profile
+// and optimize again under the current torch_optspec state. Returns the
+// number of functions reset.
+//
+// Safe while other threads call the module: the old plans are retired, not
+// freed (a call in flight keeps running on them), and each retired plan stays
+// in memory until the process exits. Meant for occasional use.
+TORCH_OPTSPEC_API size_t reset_plans(const torch::jit::Module& module);
+TORCH_OPTSPEC_API size_t reset_plans(torch::jit::Function& function);
+
+// The optimized graphs of the functions that `graph` calls through the
+// executor's fallback mechanism (the slow path of a guard, an outlined fast
+// path, and recursively theirs), for those that have been optimized.
+TORCH_OPTSPEC_API std::vector<std::shared_ptr<torch::jit::Graph>>
+fallback_plans(const std::shared_ptr<torch::jit::Graph>& graph);
+
+// ---- the library ----------------------------------------------------------
+
+// The torch_optspec version ("0.2.0") and the torch version the library was
+// compiled against ("2.13.0").
+TORCH_OPTSPEC_API std::string version();
 TORCH_OPTSPEC_API std::string built_with_torch();
 
-// Registers the profiling hook, the pre-pass and the guard operator with the
-// JIT. Called automatically when the library is loaded; idempotent.
+// The name of the guard operator, "torch_optspec::check_none_pattern".
+TORCH_OPTSPEC_API const char* guard_op_name();
+
+// Registers the profiling hook, the pre-pass, the post-pass and the guard
+// operator with the JIT. Called automatically when the library is loaded;
+// idempotent.
 TORCH_OPTSPEC_API void ensure_registered();
+
+// False when another copy of torch_optspec (another file) had registered with
+// the JIT before this one was loaded: this copy's pass then never runs.
+TORCH_OPTSPEC_API bool is_active_copy();
 
 } // namespace torch_optspec

@@ -1,0 +1,158 @@
+// Each stage callable alone, by name: what the IR-file tests (tests/ir/
+// <stage>/*.ir, driven by tests/test_ir_files.py and tests/cpp/
+// test_ir_files.cpp) and tools use. See runStage in passes.h for the words
+// each stage takes.
+#include "passes.h"
+
+#include <torch/csrc/jit/passes/utils/subgraph_utils.h>
+
+#include <functional>
+#include <sstream>
+
+namespace torch_optspec {
+
+namespace {
+
+std::vector<std::string> splitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ',')) {
+    out.push_back(item == "skip" ? "" : item);
+  }
+  return out;
+}
+
+// "name=value" among args, or `fallback`.
+std::string option(
+    const std::vector<std::string>& args,
+    const std::string& name,
+    const std::string& fallback) {
+  for (const auto& a : args) {
+    if (a.rfind(name + "=", 0) == 0) {
+      return a.substr(name.size() + 1);
+    }
+  }
+  return fallback;
+}
+
+bool flag(const std::vector<std::string>& args, const std::string& name) {
+  return std::find(args.begin(), args.end(), name) != args.end();
+}
+
+const std::string& patternArg(
+    const std::string& stage,
+    const std::vector<std::string>& args) {
+  TORCH_CHECK(
+      !args.empty(),
+      "torch_optspec: stage '", stage,
+      "' takes a pattern (comma-separated none/tensor/skip, one per graph input)");
+  return args[0];
+}
+
+Block* fastPathOf(const Graph& graph, const std::string& stage) {
+  Block* fast = findFastPath(graph);
+  TORCH_CHECK(
+      fast,
+      "torch_optspec: stage '", stage,
+      "' needs a versioned graph (a guard feeding a prim::If)");
+  return fast;
+}
+
+// The first node of `kind` in the graph (top-level block and nested ones).
+Node* firstNodeOf(Graph& graph, const std::string& kind) {
+  const auto symbol = c10::Symbol::fromQualString(kind);
+  std::function<Node*(Block*)> find = [&](Block* b) -> Node* {
+    for (Node* n : b->nodes()) {
+      if (n->kind() == symbol) {
+        return n;
+      }
+      for (Block* inner : n->blocks()) {
+        if (Node* found = find(inner)) {
+          return found;
+        }
+      }
+    }
+    return nullptr;
+  };
+  Node* n = find(graph.block());
+  TORCH_CHECK(n, "torch_optspec: no ", kind, " node in the graph");
+  return n;
+}
+
+// group=<kind>;<op1>,<op2>,...: before the stage, moves the first node of
+// each op kind into one subgraph node of that kind (the IR parser cannot read
+// subgraph attributes; fusion groups and FallbackGraphs are made this way).
+void makeGroups(Graph& graph, const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a.rfind("group=", 0) != 0) {
+      continue;
+    }
+    const std::string spec = a.substr(6);
+    const size_t semi = spec.find(';');
+    TORCH_CHECK(semi != std::string::npos, "torch_optspec: group=<kind>;<ops>, got ", a);
+    const auto kind = c10::Symbol::fromQualString(spec.substr(0, semi));
+    std::vector<std::string> ops = splitCommas(spec.substr(semi + 1));
+    TORCH_CHECK(!ops.empty(), "torch_optspec: group= names no op");
+    Node* group = torch::jit::SubgraphUtils::createSingletonSubgraph(
+        firstNodeOf(graph, ops[0]), kind);
+    for (size_t i = 1; i < ops.size(); ++i) {
+      torch::jit::SubgraphUtils::mergeNodeIntoSubgraph(firstNodeOf(graph, ops[i]), group);
+    }
+  }
+}
+
+} // namespace
+
+std::string runStage(
+    const std::string& stage,
+    std::shared_ptr<Graph>& graph,
+    const std::vector<std::string>& args) {
+  makeGroups(*graph, args);
+  if (stage == "decide") {
+    return decideFromProfiles(*graph).describe(*graph);
+  }
+  if (stage == "version") {
+    auto plan = planFromPattern(*graph, splitCommas(patternArg(stage, args)));
+    versionGraph(*graph, plan);
+    return "";
+  }
+  if (stage == "refine") {
+    auto plan = planFromGuard(*graph);
+    refineFastPath(*graph, fastPathOf(*graph, stage), plan);
+    return "";
+  }
+  if (stage == "cleanup") {
+    int max_rounds = std::stoi(option(args, "max_rounds", "32"));
+    CleanupResult r = cleanupGraph(graph, max_rounds);
+    std::ostringstream out;
+    out << "rounds=" << r.rounds
+        << (r.hit_round_limit ? " hit_round_limit" : " fixed_point");
+    return out.str();
+  }
+  if (stage == "outline") {
+    outlineFastPath(*graph, fastPathOf(*graph, stage));
+    return "";
+  }
+  if (stage == "postfusion") {
+    return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
+  }
+  if (stage == "verify") {
+    std::string problem = verifyGraph(graph);
+    return problem.empty() ? "ok" : problem;
+  }
+  if (stage == "specialize") {
+    auto plan = planFromPattern(*graph, splitCommas(patternArg(stage, args)));
+    DriverOptions options;
+    options.outline = flag(args, "outline");
+    DriverResult r = specializeGraph(graph, plan, options);
+    std::string line = DriverResult::outcomeName(r.outcome);
+    return r.reason.empty() ? line : line + ": " + r.reason;
+  }
+  TORCH_CHECK(
+      false,
+      "torch_optspec: unknown stage '", stage,
+      "' (decide, version, refine, cleanup, outline, postfusion, verify, specialize)");
+}
+
+} // namespace torch_optspec

@@ -1,0 +1,92 @@
+// The pass's settings: the global switch, the per-thread override, and where
+// the fast path goes. Read by the registered JIT hooks (register.cpp), never
+// by the stages themselves (they take their settings as arguments).
+#include "passes/passes.h"
+
+#include <torch/csrc/jit/codegen/onednn/interface.h>
+#include <torch/csrc/jit/passes/pass_manager.h>
+
+#include <atomic>
+
+namespace torch_optspec {
+
+namespace {
+
+std::atomic<bool> global_enabled{false};
+std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
+// -1: follow the global switch; 0/1: an EnabledGuard on this thread.
+thread_local int8_t thread_override = -1;
+
+// torch.jit.enable_onednn_fusion(True) registers oneDNN Graph's fuser as a
+// custom pre-pass: the plain function torch::jit::fuser::onednn::fuseGraph
+// (codegen/onednn/interface.h), stored in a std::function. Recognized by that
+// function's address, not by "some other pre-pass is registered".
+bool onednnPrePassRegistered() {
+  using Fn = void (*)(std::shared_ptr<Graph>&);
+  const Fn onednn = &torch::jit::fuser::onednn::fuseGraph;
+  for (const auto& entry : torch::jit::getCustomPrePasses()) {
+    const Fn* target = entry.first.target<Fn>();
+    if (target && *target == onednn) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+void enable() {
+  ensure_registered();
+  global_enabled.store(true);
+}
+
+void disable() {
+  global_enabled.store(false);
+}
+
+bool is_enabled() {
+  int8_t o = thread_override;
+  return o < 0 ? global_enabled.load(std::memory_order_relaxed) : o != 0;
+}
+
+int8_t exchange_thread_override(int8_t value) {
+  TORCH_CHECK(
+      value >= -1 && value <= 1,
+      "torch_optspec: a thread override is -1 (none), 0 (off) or 1 (on), got ",
+      int(value));
+  ensure_registered();
+  int8_t previous = thread_override;
+  thread_override = value;
+  return previous;
+}
+
+EnabledGuard::EnabledGuard(bool enabled)
+    : previous_(exchange_thread_override(enabled ? 1 : 0)) {}
+
+EnabledGuard::~EnabledGuard() {
+  exchange_thread_override(previous_);
+}
+
+void set_fast_path(FastPathMode mode) {
+  const int m = static_cast<int>(mode);
+  TORCH_CHECK(m >= 0 && m <= 2, "torch_optspec: bad fast path mode ", m);
+  fast_path_mode.store(m);
+}
+
+FastPathMode get_fast_path() {
+  return static_cast<FastPathMode>(fast_path_mode.load());
+}
+
+bool outlines_now() {
+  switch (get_fast_path()) {
+    case FastPathMode::Inline:
+      return false;
+    case FastPathMode::Outline:
+      return true;
+    case FastPathMode::Auto:
+      return onednnPrePassRegistered();
+  }
+  return false;
+}
+
+} // namespace torch_optspec

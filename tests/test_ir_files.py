@@ -1,0 +1,59 @@
+"""Runs every IR-file test in tests/ir/<stage>/*.ir (format: tests/ir/README.md):
+parse the graph, run the one stage named on the RUN line through
+torch_optspec::runStage, compare the stage's result line, FileCheck the graph.
+tests/cpp/test_ir_files.cpp runs the same files from C++."""
+import pathlib
+
+import pytest
+import torch
+from torch.testing import FileCheck
+
+import torch_optspec
+
+IR_DIR = pathlib.Path(__file__).parent / "ir"
+FILES = sorted(IR_DIR.glob("*/*.ir"))
+
+
+def directive(text: str, name: str):
+    for line in text.splitlines():
+        if line.startswith(f"# {name}:"):
+            return line[len(name) + 3:].strip()
+    return None
+
+
+def run_ir_file(path: pathlib.Path):
+    text = path.read_text()
+    run = directive(text, "RUN")
+    assert run, f"{path}: no '# RUN:' line"
+    stage, *words = run.split()
+    ir = text[text.index("graph("):]
+    graph = torch._C.parse_ir(ir, parse_tensor_constants=True)
+    graph, line = torch_optspec._C._run_stage(stage, graph, words)
+    return text, graph, line
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FILES])
+def test_ir_file(path):
+    text, graph, line = run_ir_file(path)
+    expected = directive(text, "RESULT")
+    if expected is not None:
+        assert line == expected, f"{path.name}: stage result {line!r}"
+    prefix = directive(text, "RESULT-PREFIX")
+    if prefix is not None:
+        assert line.startswith(prefix), f"{path.name}: stage result {line!r}"
+    if "# CHECK" in text:
+        FileCheck().run(text, graph)
+
+
+def test_every_stage_has_ir_files():
+    stages = {p.parent.name for p in FILES}
+    assert stages >= {"decide", "version", "refine", "cleanup", "outline", "postfusion",
+                      "verify", "specialize"}
+
+
+def test_unknown_stage_is_a_clear_error():
+    graph = torch._C.parse_ir("graph(%x : Tensor):\n  return (%x)\n")
+    with pytest.raises(RuntimeError, match="unknown stage 'vresion'"):
+        torch_optspec._C._run_stage("vresion", graph, [])
+    with pytest.raises(RuntimeError, match="has no torch_optspec::check_none_pattern"):
+        torch_optspec._C._run_stage("refine", graph, [])
