@@ -7,7 +7,9 @@
 #include "graph_queries.h"
 #include "passes/passes.h"
 
+#include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/passes/pass_manager.h>
 
 using namespace graph_queries;
 
@@ -171,11 +173,30 @@ void testPatternMustFitTheGraph() {
 
 } // namespace
 
+// Auto mode outlines for oneDNN Graph's pre-pass only: another custom
+// pre-pass (here a no-op one) does not make the fast path outlined.
+void testOutlineFollowsOneDnnOnly() {
+  torch_optspec::ensure_registered();
+  torch_optspec::set_fast_path(torch_optspec::FastPathMode::Auto);
+  EXPECT(!torch_optspec::outlines_now(), "nothing else registered");
+  auto other = torch::jit::registerPrePass([](std::shared_ptr<torch::jit::Graph>&) {});
+  EXPECT(!torch_optspec::outlines_now(), "a non-oneDNN pre-pass must not outline");
+  const bool was = torch::jit::RegisterLlgaFuseGraph::setEnabled(true);
+  EXPECT(torch_optspec::outlines_now(), "oneDNN Graph's pre-pass is registered");
+  torch::jit::RegisterLlgaFuseGraph::setEnabled(was);
+  EXPECT(!torch_optspec::outlines_now(), "oneDNN Graph off again");
+  torch_optspec::set_fast_path(torch_optspec::FastPathMode::Outline);
+  EXPECT(torch_optspec::outlines_now(), "explicit outline");
+  torch_optspec::set_fast_path(torch_optspec::FastPathMode::Auto);
+  torch::jit::clearPrePass(other);
+}
+
 int main() {
   testPresentMask();
   testNoneMask();
   testTwoOptionals();
   testNothingToSpecialize();
   testPatternMustFitTheGraph();
+  testOutlineFollowsOneDnnOnly();
   return check::exit_code();
 }
