@@ -20,9 +20,17 @@ all: build
 
 venv: $(VENV)/.deps
 
+# torch from PyTorch's CPU index (the CPU wheel; PyPI's is the CUDA build).
+# Where a local wheel directory already provides it (pip's find-links), set
+# TORCH_INDEX_URL= to skip the index.
+TORCH_VERSION   ?= 2.13.0
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+
 $(VENV)/.deps: requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION) \
+	  $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
