@@ -5,7 +5,6 @@ TorchScript models, exit status 1 and one line for run-time failures.
 The commands in SUBPROCESS run as `python -m torch_optspec` subprocesses, all
 started at once (module fixture) so the interpreter start-ups overlap; the
 others call main() in this process (same code path, no start-up cost)."""
-import inspect
 import os
 import subprocess
 import sys
@@ -15,14 +14,10 @@ from typing import Optional
 import pytest
 import torch
 
-import torch_optspec
 from torch_optspec.__main__ import InputSpecError, parse_input, parse_inputs
 from torch_optspec.__main__ import main as cli_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEW_EXPLAIN = (inspect.signature(torch_optspec.explain).parameters.get("example_kwargs") is not None
-               and inspect.signature(torch_optspec.explain).parameters["example_kwargs"].kind
-               is not inspect.Parameter.VAR_KEYWORD)
 
 
 class Masked(torch.nn.Module):
@@ -155,8 +150,6 @@ def runs(request, files, capsys):
     todo = cases(files)
     if torch.cuda.is_available():
         todo.pop("cuda_without_gpu")
-    if not NEW_EXPLAIN:
-        todo.pop("colliding_kwargs")
     name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
     names = [name] if name else [n for n in ("help", "runtime_traceback") if n in todo]
     out = {}
@@ -204,9 +197,6 @@ def test_traceback_flag_shows_the_full_traceback(runs):
 @pytest.mark.parametrize("name", ["ok_keyword", "ok_disabled", "help", "colliding_kwargs"])
 def test_success(runs, name):
     todo, out = runs
-    if name not in todo:
-        pytest.skip("explain() does not take example_kwargs yet: model kwargs named "
-                    "enabled/calls still collide with its options")
     _, code, words = todo[name]
     rc, stdout, stderr = out[name]
     assert rc == code == 0, stderr

@@ -18,7 +18,6 @@ stderr; --traceback shows the full Python traceback instead.
 """
 import argparse
 import contextlib
-import inspect
 import os
 import sys
 import textwrap
@@ -269,18 +268,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _run_explain(model, args, kwargs, calls: int, enabled: bool):
-    from .explain import explain
+    from ._explain import explain
 
-    param = inspect.signature(explain).parameters.get("example_kwargs")
-    if param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD:
-        return explain(model, *args, example_kwargs=kwargs, calls=calls, enabled=enabled)
-    # Shim for explain() before example_kwargs (model kwargs as **kwargs);
-    # drop it once torch_optspec/explain.py has the new signature.
-    clash = {"enabled", "calls"} & set(kwargs)
-    if clash:
-        raise UsageError(f"model keyword arguments named {sorted(clash)} need explain() with "
-                         "example_kwargs")
-    return explain(model, *args, enabled=enabled, calls=calls, **kwargs)
+    return explain(model, *args, example_kwargs=kwargs, calls=calls, enabled=enabled)
 
 
 def _positive_calls(text: str) -> int:
@@ -332,8 +322,6 @@ def _explain(args) -> int:
         torch.jit.enable_onednn_fusion(True)
     model = load_model(args.model, device)
     check_call(model, positional, keywords)
-    from . import explain as _  # noqa: F401  (loads the extension before running)
-
     grad = contextlib.nullcontext() if args.grad else torch.no_grad()
     with grad:
         report = _run_explain(model, positional, keywords, args.calls, not args.disable)
