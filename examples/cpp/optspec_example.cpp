@@ -65,35 +65,10 @@ std::string describeGuard(Node* guard) {
   return out;
 }
 
-// The optimized graphs of the fallback functions `block` calls (the
-// executor compiles each prim::FallbackGraph into such a function), for those
-// that ran often enough to be optimized.
-void collectFallbackPlans(Block* block, std::vector<std::shared_ptr<Graph>>& out) {
-  for (Node* n : block->nodes()) {
-    for (Block* b : n->blocks()) {
-      collectFallbackPlans(b, out);
-    }
-    if (n->kind() != c10::prim::Constant || !n->hasAttributeS("fallback")) {
-      continue;
-    }
-    auto fn_type = n->output()->type()->cast<c10::FunctionType>();
-    auto* fn = fn_type
-        ? dynamic_cast<torch::jit::GraphFunction*>(fn_type->function())
-        : nullptr;
-    if (!fn || !fn->get_executor().isOptimized()) {
-      continue;
-    }
-    for (auto& entry : fn->get_executor().getDebugState().execution_plans) {
-      out.push_back(entry.second.graph);
-      collectFallbackPlans(entry.second.graph->block(), out);
-    }
-  }
-}
-
 // Prints the specializations and fusion groups of one optimized graph.
 void summarize(const std::shared_ptr<Graph>& graph, const std::string& indent) {
   const auto guard_kind =
-      c10::Symbol::fromQualString("torch_optspec::check_none_pattern");
+      c10::Symbol::fromQualString(torch_optspec::guard_op_name());
   std::vector<Node*> guards, groups, none_tests;
   collect(graph->block(), guard_kind, guards);
   collect(graph->block(), c10::prim::TensorExprGroup, groups);
@@ -256,9 +231,9 @@ int run(const std::string& path) {
 
   at::Tensor out_none = runThreeTimes(module, x, c10::IValue());
   std::cout << "\n[pass on] then called without a mask (the fallback):\n";
-  std::vector<std::shared_ptr<Graph>> fallbacks;
-  collectFallbackPlans(graph->block(), fallbacks);
-  for (const auto& fallback : fallbacks) {
+  // The optimized graphs of the functions the plan calls (its fallback for
+  // other None-patterns), for those that ran often enough to be optimized.
+  for (const auto& fallback : torch_optspec::fallback_plans(graph)) {
     summarize(fallback, "  ");
   }
 
