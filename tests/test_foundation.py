@@ -121,3 +121,29 @@ def test_stats_names_are_the_cpp_fields():
                                "torch_optspec.h")).read()
     for name in torch_optspec.stats():
         assert f"X({name}," in header.replace("\n", " ").replace("X(\n", "X(")
+
+
+def test_log_recipe_shows_each_rewrite(tmp_path):
+    """The documented recipe: '>>' entries print each stage's GRAPH_UPDATE."""
+    script = tmp_path / "log_case.py"
+    script.write_text(
+        "from typing import Optional\n"
+        "import torch, torch_optspec\n"
+        "@torch.jit.script\n"
+        "def f(x: torch.Tensor, m: Optional[torch.Tensor]) -> torch.Tensor:\n"
+        "    if m is not None:\n"
+        "        x = x + m\n"
+        "    return x\n"
+        "torch_optspec.enable()\n"
+        "with torch.no_grad():\n"
+        "    for _ in range(3):\n"
+        "        f(torch.ones(2), torch.ones(2))\n")
+    env = dict(os.environ, PYTORCH_JIT_LOG_LEVEL=(
+        ">specialize_optionals:>>decide:>>version:>>refine:>>cleanup:>>outline:>>postfusion"))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stderr + proc.stdout
+    for line in ("Before specializing", "Inserted the guard", "(refined Tensor) in the fast path",
+                 ": tensor (-)"):
+        assert line in log, line
