@@ -1,4 +1,6 @@
-"""The torch_optspec benchmark: python -m bench.run [--quick] [--no-compile]
+"""The torch_optspec benchmark: python -m bench.run [--quick] [--no-compile] [--device cuda]
+
+    python -m bench.run --render-only     re-write latest.md and latest.png from latest.json
 
 For each config (model x shapes x mask given / None) it builds these variants
 and measures them interleaved in one process:
@@ -12,12 +14,16 @@ and measures them interleaved in one process:
 Timing: torch.utils.benchmark.Timer blocks of n calls, variants in rotating
 order within each round; ratios are medians over rounds of the per-round
 (paired) ratios. Also: fusion groups and prim::If left in each optimized plan
-(torch_optspec.explain.summarize_graph), first-call latency (the calls until
+(torch_optspec.census.summarize_graph), first-call latency (the calls until
 the optimized plan has run once) with and without the pass, guard overhead on
 a tiny graph with 1/4/8 Optional inputs, and fusion-group counts with NNC on
 tiny shapes.
 
 Writes bench/results/latest.json, latest.md and latest.png.
+
+--device cuda puts the models and inputs on the GPU; the oneDNN Graph rows
+(a CPU fuser) then run with NNC on the GPU instead. The NNC counts on tiny
+shapes stay on the CPU.
 """
 import argparse
 import json
@@ -26,20 +32,20 @@ import platform
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.utils.benchmark as tbench
 from torch import nn
 
 import torch_optspec
-from torch_optspec.explain import summarize_graph
+from torch_optspec.census import summarize_graph
 
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
 from .models.blocks import AttentionBlock, EncoderWithMask, EncoderWithoutMask, SpecializedAttentionBlock
+from .render import JIT_VARIANTS, render, render_dir, targets
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
-JIT_VARIANTS = ("stock", "optspec", "twin")
 COMPILE_ROWS = {"bert L2 h768 b1 s128 mask=yes", "bert L2 h768 b1 s128 mask=None",
                 "attention h768 b1 s128 mask=yes", "attention h768 b1 s128 mask=None"}
 
@@ -101,6 +107,22 @@ def encoder_case(layers, batch, seq, masked, d_model=768, heads=12, fuser="none"
                      "('bad optional access') with or without the pass")
 
 
+def to_device(case: Case, device: str) -> Case:
+    """The case's models and inputs on `device`; on the GPU, NNC replaces the
+    oneDNN Graph fuser (CPU only)."""
+    if device == "cpu":
+        return case
+
+    def move(args):
+        return tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args)
+
+    case.eager, case.twin = case.eager.to(device), case.twin.to(device)
+    case.args, case.twin_args = move(case.args), move(case.twin_args)
+    if case.fuser == "onednn":
+        case.fuser = "nnc"
+    return case
+
+
 def configs(quick: bool) -> List[Callable[[], Case]]:
     out = []
     if quick:
@@ -128,13 +150,25 @@ def configs(quick: bool) -> List[Callable[[], Case]]:
 # ----------------------------------------------------------------- helpers ---
 
 
-def set_fuser(fuser: str) -> None:
+DEVICE = "cpu"  # --device; set by main()
+
+
+def set_fuser(fuser: str, device: str = "") -> None:
+    device = device or DEVICE
     torch.jit.enable_onednn_fusion(fuser == "onednn")
     nnc = fuser == "nnc"
-    torch._C._jit_override_can_fuse_on_cpu(nnc)
-    torch._C._jit_set_te_must_use_llvm_cpu(not nnc)
+    nnc_cpu = nnc and device == "cpu"
+    torch._C._jit_override_can_fuse_on_cpu(nnc_cpu)
+    torch._C._jit_set_te_must_use_llvm_cpu(not nnc_cpu)
     torch._C._jit_set_texpr_reductions_enabled(nnc)
     torch._C._jit_set_texpr_fuser_enabled(True)  # the default; CPU fusion is the switch above
+    if device == "cuda":
+        torch._C._jit_override_can_fuse_on_gpu(nnc)
+
+
+def sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def compile_jit(model: nn.Module) -> torch.jit.ScriptModule:
@@ -177,6 +211,8 @@ def machine_info() -> dict:
         "torch": torch.__version__, "python": platform.python_version(),
         "platform": platform.platform(), "loadavg_start": os.getloadavg(),
         "mkldnn": torch.backends.mkldnn.is_available(),
+        "device": DEVICE,
+        "gpu": torch.cuda.get_device_name() if DEVICE == "cuda" else None,
     }
 
 
@@ -201,8 +237,10 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
         compile_s = None
         if with_compile:
             compiled = torch.compile(case.eager)
+            sync()
             t0 = time.perf_counter()
             compiled(*case.args)
+            sync()
             compile_s = time.perf_counter() - t0
             compiled(*case.args)
             variants["compile"] = (compiled, case.args)
@@ -246,7 +284,7 @@ def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int =
     """Seconds for the first `calls` calls of a freshly frozen module (profiling
     run, optimization, first optimized run), with and without the pass; the
     variants alternate, medians over `repeats` fresh copies."""
-    case = make_case()
+    case = to_device(make_case(), DEVICE)
     set_fuser(case.fuser)
     scripted = torch.jit.script(case.eager)
     out = {"stock": [], "optspec": []}
@@ -254,10 +292,12 @@ def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int =
         for _ in range(repeats):
             for name, with_pass in (("stock", False), ("optspec", True)):
                 fresh = torch.jit.freeze(scripted)
+                sync()
                 t0 = time.perf_counter()
                 with torch_optspec.enabled(with_pass):
                     for _ in range(calls):
                         fresh(*case.args)
+                sync()
                 out[name].append(time.perf_counter() - t0)
     set_fuser("none")
     ratios = [o / s for o, s in zip(out["optspec"], out["stock"])]
@@ -279,7 +319,7 @@ def guard_overhead(ks=(1, 4, 8), rounds: int = 15, number: int = 20000) -> List[
     checks at all (same signature). optspec - twin is the guard's cost."""
     set_fuser("none")
     out = []
-    x = torch.zeros(1)
+    x = torch.zeros(1, device=DEVICE)
     for k in ks:
         src = guard_source(k)  # TorchScript source: Optional and Tensor are built in
         fns = {}
@@ -311,153 +351,41 @@ def nnc_counts() -> List[dict]:
               lambda m: attention_case(1, 8, m, hidden=32, heads=4, fuser="nnc")]
     for make in makers:
         for masked in (True, False):
-            case = make(masked)
-            set_fuser("nnc")
+            case = make(masked)  # on the CPU whatever --device says
+            set_fuser("nnc", device="cpu")
             with torch.no_grad():
                 plans = {
                     "stock": warm_jit(compile_jit(case.eager), case.args, False),
                     "optspec": warm_jit(compile_jit(case.eager), case.args, True),
                     "twin": warm_jit(compile_jit(case.twin), case.twin_args, False),
                 }
-            set_fuser("none")
+            set_fuser("none", device="cpu")
             rows.append({"name": case.name, "plans": {k: v.as_dict() for k, v in plans.items()}})
     return rows
 
 
-# ------------------------------------------------------------------ report ---
-
-
-def targets(results: dict) -> List[str]:
-    lines = []
-    for c in results["cases"]:
-        ratio = c["ratio_optspec_vs_twin"]
-        if ratio is None:
-            lines.append(f"- NOT MEASURED optspec/twin: {c['name']} (failed: {c['failures']})")
-            continue
-        fo, ft = c["plans"]["optspec"]["fusion_total"], c["plans"]["twin"]["fusion_total"]
-        io, it = c["plans"]["optspec"]["prim_if"], c["plans"]["twin"]["prim_if"]
-        ok = ratio <= 1.02 and fo == ft
-        why = []
-        if fo != ft:
-            why.append(f"fusion groups {fo} vs twin {ft}")
-        if io > it:
-            why.append(f"{io} prim::If left vs {it} in the twin: checks on non-Tensor "
-                       "arguments (flags), which the pass does not specialize")
-        if ratio > 1.02:
-            samples = c["samples_s"]
-            per_round = [o / t for o, t in zip(samples["optspec"], samples["twin"])]
-            why.append(f"time ratio {ratio:.3f}; per-round ratios {min(per_round):.2f}"
-                       f"..{max(per_round):.2f}")
-            if fo == ft and io <= it:
-                why.append("same plan shape as the twin: within the timing noise")
-        lines.append(f"- {'MET' if ok else 'MISSED'} optspec/twin <= 1.02 with equal fusion groups: "
-                     f"{c['name']}" + (f" ({'; '.join(why)})" if why else f" (ratio {ratio:.3f})"))
-    for g in results["guard_overhead"]:
-        ok = g["guard_overhead_s"] < 1e-6
-        lines.append(f"- {'MET' if ok else 'MISSED'} guard overhead < 1 us with {g['k']} Optional "
-                     f"inputs: {g['guard_overhead_s'] * 1e9:.0f} ns")
-    for f in results["first_call"]:
-        ok = f["ratio_optspec_vs_stock"] <= 1.25
-        lines.append(f"- {'MET' if ok else 'MISSED'} first-call latency <= 1.25x stock: {f['name']}: "
-                     f"{f['ratio_optspec_vs_stock']:.2f}x")
-    return lines
-
-
-def write_markdown(results: dict, path: str) -> None:
-    m = results["machine"]
-    L = ["# torch_optspec benchmark", "",
-         f"Mode: {results['mode']}; wall time {results['wall_s']:.0f} s; "
-         f"{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
-         f"Python {m['python']}; load average at start {m['loadavg_start'][0]:.2f}, "
-         f"at end {m['loadavg_end'][0]:.2f} (the machine is shared).", "",
-         "Median time per call (ms); ratios are medians of per-round paired ratios. "
-         "Fusion groups / model prim::If left in the optimized plan: stock, optspec, twin.", "",
-         "| config | fuser | eager | stock | optspec | twin | compile | optspec/stock | optspec/twin "
-         "| fusion groups s/o/t | prim::If s/o/t | max err |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    def ms(t, k):
-        return f"{t[k] * 1e3:.2f}" if k in t else "fails"
-
-    def ratio(r):
-        return f"{r:.3f}" if r is not None else "-"
-
-    def per_plan(p, key):
-        return "/".join(str(p[k][key]) if p[k] else "x" for k in JIT_VARIANTS)
-
-    for c in results["cases"]:
-        t = c["median_s"]
-        err = max(v for k, v in c["max_abs_err_vs_eager"].items() if k != "eager")
-        comp = ms(t, "compile") if "compile" in t else "-"
-        L.append(f"| {c['name']} | {c['fuser']} | {ms(t, 'eager')} | {ms(t, 'stock')} | "
-                 f"{ms(t, 'optspec')} | {ms(t, 'twin')} | {comp} | "
-                 f"{ratio(c['ratio_optspec_vs_stock'])} | {ratio(c['ratio_optspec_vs_twin'])} | "
-                 f"{per_plan(c['plans'], 'fusion_total')} | {per_plan(c['plans'], 'prim_if')} | {err:.1e} |")
-    L += ["", "## First-call latency (profiling + optimization + first optimized run)", "",
-          "| config | calls | stock (s) | optspec (s) | optspec/stock |", "|---|---|---|---|---|"]
-    for f in results["first_call"]:
-        L.append(f"| {f['name']} | {f['calls']} | {f['median_s']['stock']:.3f} | "
-                 f"{f['median_s']['optspec']:.3f} | {f['ratio_optspec_vs_stock']:.2f} |")
-    L += ["", "## Guard overhead (tiny graph, all Optional inputs None, no fuser)", "",
-          "| Optional inputs | stock (us) | optspec (us) | twin, no checks (us) | guard = optspec - twin (ns) "
-          "| spread over rounds (ns) |", "|---|---|---|---|---|---|"]
-    for g in results["guard_overhead"]:
-        t = g["median_s"]
-        lo, hi = g["guard_overhead_spread_s"]
-        L.append(f"| {g['k']} | {t['stock'] * 1e6:.2f} | {t['optspec'] * 1e6:.2f} | {t['twin'] * 1e6:.2f} | "
-                 f"{g['guard_overhead_s'] * 1e9:.0f} | {lo * 1e9:.0f} .. {hi * 1e9:.0f} |")
-    L += ["", "## NNC fusion groups on tiny shapes (interpreted kernels: counts only)", "",
-          "| config | TensorExprGroups s/o/t | prim::If s/o/t |", "|---|---|---|"]
-    for r in results["nnc"]:
-        p = r["plans"]
-        L.append(f"| {r['name']} | {p['stock']['fusion_total']}/{p['optspec']['fusion_total']}/"
-                 f"{p['twin']['fusion_total']} | {p['stock']['prim_if']}/{p['optspec']['prim_if']}/"
-                 f"{p['twin']['prim_if']} |")
-    L += ["", "## Targets", ""] + targets(results)
-    notes = sorted({c["note"] for c in results["cases"] if c["note"]})
-    notes += [f"{c['name']}: {k} failed: {v}" for c in results["cases"] for k, v in c["failures"].items()]
-    if notes:
-        L += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    L += ["", "![chart](latest.png)", ""]
-    with open(path, "w") as f:
-        f.write("\n".join(L))
-
-
-def write_chart(results: dict, path: str) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed (pip install -r requirements-bench.txt): no chart")
-        return
-    cases = results["cases"]
-    names = [c["name"] for c in cases]
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
-    y = range(len(names))
-    h = 0.38
-    def inv(r):
-        return 1 / r if r else 0.0
-
-    ax.barh([i - h / 2 for i in y], [inv(c["ratio_optspec_vs_stock"]) for c in cases], h,
-            label="optspec speed-up over stock")
-    ax.barh([i + h / 2 for i in y], [inv(c["ratio_twin_vs_stock"]) for c in cases], h,
-            label="hand-specialized speed-up over stock")
-    ax.axvline(1.0, color="k", lw=0.8)
-    ax.set_yticks(list(y))
-    ax.set_yticklabels(names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("speed-up over scripted stock (median of paired ratios)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def fmt_ratio(r: Optional[float]) -> str:
+    return "-" if r is None else f"{r:.3f}"
 
 
 def main(argv=None) -> int:
+    global DEVICE
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-compile", action="store_true")
-    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--quick", action="store_true", help="fewer configs and rounds (~35 s)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where models and inputs go (cuda: NNC on the GPU replaces oneDNN)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="re-write latest.md and latest.png from OUT/latest.json, run nothing")
+    parser.add_argument("--out", default=RESULTS, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
+    if args.render_only:
+        render_dir(args.out)
+        print(f"rendered {args.out}/latest.{{md,png}} from latest.json")
+        return 0
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device available")
+    DEVICE = args.device
     t_start = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
     torch_optspec.disable()
@@ -465,15 +393,16 @@ def main(argv=None) -> int:
     block_s = 0.15 if args.quick else 0.25
     results = {"mode": "quick" if args.quick else "full", "machine": machine_info(), "cases": []}
     for make in configs(args.quick):
-        case = make()
+        case = to_device(make(), DEVICE)
         print(f"[{time.perf_counter() - t_start:6.0f}s] {case.name}", flush=True)
         # torch.compile costs tens of seconds per shape on 2 cores: reference
         # rows only (full mode), on the smallest config of each model family.
         with_compile = not args.quick and not args.no_compile and case.name in COMPILE_ROWS
         results["cases"].append(run_case(case, rounds, block_s, with_compile))
         c = results["cases"][-1]
-        print(f"         optspec/stock {c['ratio_optspec_vs_stock']} optspec/twin "
-              f"{c['ratio_optspec_vs_twin']} failures {c['failures']}", flush=True)
+        print(f"         optspec/stock {fmt_ratio(c['ratio_optspec_vs_stock'])} optspec/twin "
+              f"{fmt_ratio(c['ratio_optspec_vs_twin'])}"
+              + (f" failures {c['failures']}" if c["failures"] else ""), flush=True)
     print(f"[{time.perf_counter() - t_start:6.0f}s] first-call latency", flush=True)
     fc = [lambda: attention_case(1, 128, True)]
     if not args.quick:
@@ -489,8 +418,7 @@ def main(argv=None) -> int:
     results["targets"] = targets(results)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(results, f, indent=1, default=str)
-    write_markdown(results, os.path.join(args.out, "latest.md"))
-    write_chart(results, os.path.join(args.out, "latest.png"))
+    render(results, args.out)
     print("\n".join(results["targets"]))
     print(f"wrote {args.out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
     return 0

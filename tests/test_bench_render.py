@@ -1,0 +1,69 @@
+"""The benchmark report rendered from bench/results/latest.json (no benchmark
+run): failed cells say "fails", bars carry the per-round spread, the chart's
+title names the machine, torch and the fuser; ratios are printed rounded."""
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench import render  # noqa: E402
+
+LATEST = os.path.join(ROOT, "bench", "results", "latest.json")
+
+
+@pytest.fixture(scope="module")
+def results():
+    with open(LATEST) as f:
+        return json.load(f)
+
+
+def test_chart_marks_failures_spread_and_title(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    drawn = render.write_chart(results, str(tmp_path / "chart.png"))
+    assert (tmp_path / "chart.png").stat().st_size > 10000
+
+    expected_fails = [(c["name"], v) for c in results["cases"]
+                      for v, key in (("optspec", "ratio_optspec_vs_stock"),
+                                     ("twin", "ratio_twin_vs_stock")) if c[key] is None]
+    assert expected_fails, "latest.json has failed cells (oneDNN's bad optional access)"
+    assert [(name, v) for name, v, _ in drawn["fails"]] == expected_fails
+    assert all(text.startswith("fails") for _, _, text in drawn["fails"])
+
+    # Error bars from the per-round ratios: they bracket the bar, and differ
+    # from it (the rounds are not all equal).
+    for variant in ("optspec", "twin"):
+        bars, spread = drawn["bars"][variant], drawn["spread"][variant]
+        assert len(bars) == len(spread) == len(results["cases"]) - sum(
+            v == variant for _, v in expected_fails)
+        assert all(lo <= bar <= hi for bar, (lo, hi) in zip(bars, spread))
+        assert any(hi - lo > 0.01 for lo, hi in spread)
+
+    m = results["machine"]
+    title = drawn["title"]
+    assert f"{m['cores']} cores" in title and m["cpu"] in title
+    assert f"torch {m['torch']}" in title
+    assert "fuser: oneDNN Graph" in title and "no fuser for nn.TransformerEncoder" in title
+
+
+def test_render_only_rewrites_md_and_png_from_json(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    with open(tmp_path / "latest.json", "w") as f:
+        json.dump(results, f)
+    assert render.main(["--out", str(tmp_path)]) == 0
+    md = (tmp_path / "latest.md").read_text()
+    assert (tmp_path / "latest.png").exists()
+    # Ratios with three decimals in the table.
+    c = next(c for c in results["cases"] if c["ratio_optspec_vs_stock"] is not None)
+    assert f"| {c['ratio_optspec_vs_stock']:.3f} |" in md
+    assert repr(c["ratio_optspec_vs_stock"]) not in md
+
+
+def test_progress_ratios_are_rounded():
+    from bench.run import fmt_ratio
+
+    assert fmt_ratio(0.982727689809604) == "0.983"
+    assert fmt_ratio(None) == "-"
