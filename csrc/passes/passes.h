@@ -315,6 +315,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   cleanup [max_rounds=N]
 //   outline
 //   postfusion
+//   value_site [learn_calls=N]    over valueCandidates(graph)
 //   specialize <pattern> [outline]   the driver
 //   verify
 // and, for any stage, group=<kind>;<op1>,<op2>,... first moves the first node
