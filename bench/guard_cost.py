@@ -4,6 +4,11 @@ many calls per sample, variants interleaved, medians and quartiles of the
 paired per-sample differences.
 
     python -m bench.guard_cost [--rounds 31] [--number 20000]
+    python -m bench.guard_cost --cpp BUILD/bench/cpp/guard_cost   # timed from C++
+
+From Python every call also pays the ScriptFunction call (~10 us and noisy);
+--cpp times the same functions from C++ (bench/cpp/guard_cost.cpp, built
+with -DTORCH_OPTSPEC_BUILD_BENCH=ON), which resolves tens of nanoseconds.
 
 Cases, each with 8 specialized arguments:
   tensors8   8 Optional[Tensor] inputs, all None (one tensor guard)
@@ -85,12 +90,45 @@ def measure(rounds: int, number: int) -> dict:
     return out
 
 
+def save_modules(name: str, out_dir: str) -> None:
+    """stock.pt / optspec.pt / twin.pt: modules whose forward is the case's
+    function (with checks; the twin without)."""
+    import os
+    checked, plain, _ = SOURCES[name]
+    for variant, src in (("stock", checked), ("optspec", checked), ("twin", plain)):
+        body = src.replace("def f(x: Tensor,", "def forward(self, x: Tensor,")
+        code = ("import torch\nfrom torch import Tensor\nfrom typing import Optional\n"
+                "class M(torch.nn.Module):\n" + "".join("    " + line + "\n" for line in body.splitlines()))
+        path = os.path.join(out_dir, f"{variant}_src.py")
+        with open(path, "w") as f:
+            f.write(code)
+        ns = {}
+        exec(compile(code, path, "exec"), ns)
+        torch.jit.save(torch.jit.script(ns["M"]()), os.path.join(out_dir, f"{variant}.pt"))
+
+
+def run_cpp(binary: str, rounds: int, number: int) -> None:
+    import subprocess
+    import tempfile
+    for name in SOURCES:
+        with tempfile.TemporaryDirectory() as d:
+            save_modules(name, d)
+            out = subprocess.run([binary, d, name, str(rounds), str(number)], check=True,
+                                 capture_output=True, text=True).stdout
+        print(f"{name}:\n  " + out.strip().replace("\n", "\n  "))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=31, help="samples per variant (default 31)")
     p.add_argument("--number", type=int, default=20000, help="calls per sample (default 20000)")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--cpp", metavar="GUARD_COST_BINARY",
+                   help="time from C++ with this binary (bench/cpp/guard_cost)")
     args = p.parse_args()
+    if args.cpp:
+        run_cpp(args.cpp, args.rounds, args.number)
+        return
     res = measure(args.rounds, args.number)
     for name, r in res.items():
         ns = r["per_call_ns"]
