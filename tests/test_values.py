@@ -272,3 +272,29 @@ def test_cleanup_reaches_a_real_fixed_point_on_multihead_attention():
     stock_ifs = census.summarize_graph(torch.jit.last_executed_optimized_graph()).prim_if
     assert torch.allclose(out, ref, atol=1e-6)
     assert effective_ifs(graph) <= 24 < stock_ifs
+
+
+def test_explain_reports_varying_values_and_properties():
+    @torch.jit.script
+    def g(x: torch.Tensor, causal: bool, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        if causal:
+            x = x + 1.0
+        if mask is not None and mask.dim() == 2:
+            x = x + mask.sum()
+        return x
+
+    torch_optspec.enable()
+    fn = script_fresh(g)
+    torch_optspec._C._take_results()
+    with torch.no_grad():
+        for i in range(CALLS):
+            fn(torch.ones(2), i % 2 == 0, torch.ones(2, 2))
+    results = torch_optspec._C._take_results()
+    site = results[0]["value_site"]
+    info = torch_optspec._C._value_site(site)
+    assert info["state"] == "disabled" and info["varying"] == [True]
+    assert results[0]["inputs"][2]["kind"] == "tensor" and results[0]["inputs"][2]["dim"] == 2
+    with torch.no_grad():
+        report = torch_optspec.explain(g, torch.ones(2), True, torch.ones(2, 2), enabled=True)
+    decisions = {i.name: i.decision for i in report.inputs}
+    assert decisions == {"x": "-", "causal": "= True", "mask": "Tensor dim=2"}

@@ -246,6 +246,16 @@ TORCH_OPTSPEC_API int64_t insertValueSite(
     const std::vector<ValueCandidate>& candidates,
     int64_t learn_calls);
 
+// What a value site watches and what it saw, for explain() and tests.
+struct ValueSiteInfo {
+  bool exists = false;
+  std::string state; // "learning", "frozen", "disabled"
+  int64_t observed = 0;
+  std::vector<size_t> inputs;  // graph input per candidate
+  std::vector<bool> varying;   // per candidate (after freezing)
+};
+TORCH_OPTSPEC_API ValueSiteInfo valueSiteInfo(int64_t site);
+
 void registerValueOperators();
 
 // ---- 6. outline --------------------------------------------------------

@@ -201,6 +201,24 @@ void registerValueOperators() {
   });
 }
 
+ValueSiteInfo valueSiteInfo(int64_t id) {
+  ValueSiteInfo info;
+  ValueSite* site = siteById(id);
+  if (!site) {
+    return info;
+  }
+  std::lock_guard<std::mutex> lock(site->mutex);
+  info.exists = true;
+  const int state = site->state.load();
+  info.state = state == ValueSite::Learning ? "learning"
+      : state == ValueSite::Frozen          ? "frozen"
+                                            : "disabled";
+  info.observed = site->observed;
+  info.inputs = site->inputs;
+  info.varying = site->varying;
+  return info;
+}
+
 std::vector<ValueCandidate> valueCandidates(const Graph& graph) {
   std::vector<ValueCandidate> out;
   for (size_t i = 0; i < graph.inputs().size(); ++i) {
