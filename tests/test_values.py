@@ -298,3 +298,37 @@ def test_explain_reports_varying_values_and_properties():
         report = torch_optspec.explain(g, torch.ones(2), True, torch.ones(2, 2), enabled=True)
     decisions = {i.name: i.decision for i in report.inputs}
     assert decisions == {"x": "-", "causal": "= True", "mask": "Tensor dim=2"}
+
+
+class LinearGelu(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor, n: int, causal: bool) -> torch.Tensor:
+        y = torch.nn.functional.gelu(self.lin(x))
+        if causal:
+            y = y * 2.0
+        return y + n
+
+
+@pytest.mark.parametrize("varying", [False, True])
+def test_oneDNN_still_fuses_behind_a_value_site(varying):
+    """oneDNN Graph partitions the top-level block only: the plan behind a
+    value site, learned or left generic (a varying value), is a function of
+    its own and fuses as stock does."""
+    from torch_optspec import fusers
+
+    groups, outs = {}, {}
+    for on in (False, True):
+        torch.manual_seed(0)
+        model = torch.jit.freeze(torch.jit.script(LinearGelu().eval()))
+        torch_optspec.reset_plans(model)
+        with fusers.onednn(), torch_optspec.enabled(on), torch.no_grad():
+            for i in range(10):
+                out = model(torch.ones(4, 16), i if varying else 3, True)
+        graph = torch.jit.last_executed_optimized_graph()
+        groups[on] = census.summarize_graph(graph).fusion_total
+        outs[on] = out
+    assert groups[True] >= groups[False] >= 1
+    assert torch.allclose(outs[True], outs[False], atol=1e-5)

@@ -239,12 +239,15 @@ TORCH_OPTSPEC_API void substituteValues(Graph& graph, const LearnedValues& learn
 
 // Stage: wraps `graph` behind a new value site over `candidates`, with
 // `original` (the graph before this optimization) as the marked fallback.
-// `learn_calls` calls are watched before freezing. Returns the site id.
+// `learn_calls` calls are watched before freezing. With `outline_current`
+// the current body becomes a function too (for top-level-only fusers).
+// Returns the site id.
 TORCH_OPTSPEC_API int64_t insertValueSite(
     Graph& graph,
     const Graph& original,
     const std::vector<ValueCandidate>& candidates,
-    int64_t learn_calls);
+    int64_t learn_calls,
+    bool outline_current = false);
 
 // What a value site watches and what it saw, for explain() and tests.
 struct ValueSiteInfo {
