@@ -175,8 +175,12 @@ def compile_jit(model: nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.freeze(torch.jit.script(model))
 
 
-def warm_jit(fn, args, with_pass: bool, calls: int = 3):
-    """Profile and optimize under the given pass state; return the plan's summary."""
+def warm_jit(fn, args, with_pass: bool, calls: int = 7):
+    """Profile and optimize under the given pass state; return the plan's
+    summary. Seven calls and one more: the profiling run, the plan, three calls
+    a value site learns bool/int values on, the value-specialized plan's own
+    profiling run and its optimization (an outlined fast path's profiling run
+    and optimization fit in the same calls)."""
     with torch_optspec.enabled(with_pass):
         for _ in range(calls):
             fn(*args)
