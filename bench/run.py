@@ -284,10 +284,12 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
     }
 
 
-def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 3) -> dict:
-    """Seconds for the first `calls` calls of a freshly frozen module (profiling
-    run, optimization, first optimized run), with and without the pass; the
-    variants alternate, medians over `repeats` fresh copies."""
+def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 8) -> dict:
+    """Seconds for the first `calls` calls of a freshly frozen module, with
+    and without the pass; the variants alternate, medians over `repeats`
+    fresh copies. Eight calls: the profiling run, the optimization, and, with
+    the pass, the value site's learning calls and the value-specialized
+    plan's own profiling run and optimization (the second compilation)."""
     case = to_device(make_case(), DEVICE)
     set_fuser(case.fuser)
     scripted = torch.jit.script(case.eager)
