@@ -312,7 +312,7 @@ def _fixed_key(case, call):
                  for a, v in zip(case["args"], call))
 
 
-def oracle_run(path, case=None, stop_at_first=True):
+def oracle_run(path, case=None, stop_at_first=True, trace=False):
     """Run the case file at `path` (its CASE dict unless `case` is given).
 
     Returns {"calls", "patterns", "specialized", "graphs_specialized",
@@ -325,6 +325,7 @@ def oracle_run(path, case=None, stop_at_first=True):
     cause is "pass" or "unclear" if any call had such a mismatch, else the
     cause of the first stock one (or None).
     stats: the changes of torch_optspec.stats() over the pass-on calls.
+    trace: print each call, what it changed in stats() and its differences.
     spec_late: graphs specialized during calls whose fixed part (_fixed_key)
     had already been seen LATE_AFTER times: a sign of specializing values that
     vary per call (format-2 cases with such values end with 8 calls of their
@@ -368,6 +369,11 @@ def oracle_run(path, case=None, stop_at_first=True):
             problems += _compare(r_eager, r_off, exact, "off vs eager")
             if after != middle:
                 problems.append(f"the pass ran while disabled: stats {middle} -> {after}")
+            if trace:
+                print(f"call {k} {pattern}: stats {dict((n, middle[n] - before.get(n, 0)) for n in middle if middle[n] != before.get(n, 0))}"
+                      + (f" raised {r_eager['error']!r}" if r_eager["error"] else ""))
+                for p in problems:
+                    print("   ", p)
             if problems:
                 cause = _cause(problems)
                 report["mismatches"].append({"call": k, "pattern": pattern, "problems": problems,
@@ -390,8 +396,9 @@ def oracle_run(path, case=None, stop_at_first=True):
 
 def report_main(path) -> int:
     """Run the case in `path`, print the differences, return the exit code
-    (1 while it fails). The `__main__` of committed regressions."""
-    report = oracle_run(path)
+    (1 while it fails). The `__main__` of committed regressions; with
+    --trace on the command line, every call and its stats() changes."""
+    report = oracle_run(path, trace="--trace" in sys.argv[1:])
     for m in report["mismatches"]:
         print(f"call {m['call']} pattern {m['pattern']} ({m['cause']}):")
         for p in m["problems"]:
