@@ -1,25 +1,32 @@
-"""Stock torch 2.13, no torch_optspec: an Optional[int], Optional[float] or
-Optional[List[Tensor]] argument refined by `if v is not None:`, used in the
-body of a `for` loop inside that block, and refined again after it, loses
-its value after the loop's first iteration. The second iteration reads None:
+"""Stock torch 2.13, no torch_optspec: a non-tensor value (int, float, list)
+used in the body of a loop that runs twice or more loses its value after the
+first iteration when the graph uses it again in certain places after the
+loop; the next iteration (or the later use) reads None:
 
     int, float: RuntimeError: IValue is not a Scalar (or, where an int op reads
                 it: 0 INTERNAL ASSERT FAILED at ".../ATen/core/ivalue.h":663 ... expected int)
-    list:  RuntimeError: isList() INTERNAL ASSERT FAILED at ".../ATen/core/ivalue_inl.h":2099 ...
-           Expected GenericList but got None
+    list:       RuntimeError: isList() INTERNAL ASSERT FAILED at ".../ATen/core/ivalue_inl.h":2099 ...
+                Expected GenericList but got None
 
-from the first call on, with or without grad, whenever the loop runs twice
-or more (one iteration works), with the profiling executor (the default; also
-with graph-executor optimization off); the legacy executor runs them. The If
-of the first refinement outputs the refined value for the second one, and
-that value is also used in the loop. Optional[Tensor] is not affected.
+from the first call on, with or without grad, with the profiling executor
+(the default); the legacy executor (`--legacy`) runs them all. With
+graph-executor optimization off (`--noopt`) Optional[Tensor] fails the same
+way (`optional_tensor`: Expected Tensor but got None). Seen with the later use being another loop's trip count (a plain
+`int` argument, `plain_int` below) and with an Optional argument refined by
+`if v is not None:` around the loop and refined again after it (the If then
+outputs the refined value: `optional_*` below). Optional[Tensor] (on the
+default path) and a later use in arithmetic (`y + n` after the loop) are not
+affected.
 
-Met by the fuzzer (trial-run case 12000234: a loop over an Optional list;
-seed-5 case 5002637: a loop using an Optional[int], grad on); the generator
-no longer writes a loop that uses an Optional non-tensor argument refined
-outside it (fuzz_gen._KindsGen.st_int, st_list).
+Met by the fuzzer: trial-run case 12000234 (a loop over an Optional list),
+seed-5 case 5002637 (a loop using an Optional[int], grad on), seed-6 case
+6002553 (an Optional[int] resolved to 2, used in one loop, trip count of the
+next). The generator no longer writes a loop using an Optional non-tensor
+argument refined outside it (fuzz_gen._KindsGen.st_int, st_list); the other
+forms stay: they are rare and both scripted copies fail (cause "stock").
 
-Run: python tests/fuzz/upstream/optional_refined_in_loop_repro.py  (exits 1 while torch has the bug)
+Run: python tests/fuzz/upstream/loop_body_value_lost_repro.py [--legacy | --noopt]
+(exits 1 while torch has the bug)
 """
 import sys
 from typing import List, Optional
@@ -27,7 +34,16 @@ from typing import List, Optional
 import torch
 
 
-def with_int(x: torch.Tensor, n: Optional[int]) -> torch.Tensor:
+def plain_int(x: torch.Tensor, n: int) -> torch.Tensor:
+    y = x * 0.5
+    for _ in range(2):
+        y = y * n
+    for _ in range(n):
+        y = y + 1.0
+    return y
+
+
+def optional_int(x: torch.Tensor, n: Optional[int]) -> torch.Tensor:
     y = x * 0.5
     if n is not None:
         for _ in range(2):
@@ -37,7 +53,7 @@ def with_int(x: torch.Tensor, n: Optional[int]) -> torch.Tensor:
     return y
 
 
-def with_float(x: torch.Tensor, s: Optional[float]) -> torch.Tensor:
+def optional_float(x: torch.Tensor, s: Optional[float]) -> torch.Tensor:
     y = x * 0.5
     if s is not None:
         for _ in range(2):
@@ -47,7 +63,7 @@ def with_float(x: torch.Tensor, s: Optional[float]) -> torch.Tensor:
     return y
 
 
-def with_list(x: torch.Tensor, hs: Optional[List[torch.Tensor]]) -> torch.Tensor:
+def optional_list(x: torch.Tensor, hs: Optional[List[torch.Tensor]]) -> torch.Tensor:
     y = x * 0.5
     if hs is not None:
         for h in hs:
@@ -57,7 +73,7 @@ def with_list(x: torch.Tensor, hs: Optional[List[torch.Tensor]]) -> torch.Tensor
     return y
 
 
-def with_tensor(x: torch.Tensor, o: Optional[torch.Tensor]) -> torch.Tensor:
+def optional_tensor(x: torch.Tensor, o: Optional[torch.Tensor]) -> torch.Tensor:
     y = x * 0.5
     if o is not None:
         for _ in range(2):
@@ -67,11 +83,23 @@ def with_tensor(x: torch.Tensor, o: Optional[torch.Tensor]) -> torch.Tensor:
     return y
 
 
+def later_use_in_arithmetic(x: torch.Tensor, n: int) -> torch.Tensor:
+    y = x * 0.5
+    for _ in range(2):
+        y = y * n
+    return y + n
+
+
 def main() -> int:
+    if "--legacy" in sys.argv[1:]:
+        torch._C._jit_set_profiling_executor(False)
+    if "--noopt" in sys.argv[1:]:
+        torch._C._set_graph_executor_optimize(False)
     failed = 0
     x = torch.randn(2, 3)
-    for fn, value in ((with_int, 3), (with_float, 0.5), (with_list, [torch.ones(2, 3)] * 2),
-                      (with_tensor, torch.ones(2, 3))):
+    for fn, value in ((plain_int, 1), (optional_int, 3), (optional_float, 0.5),
+                      (optional_list, [torch.ones(2, 3)] * 2), (optional_tensor, torch.ones(2, 3)),
+                      (later_use_in_arithmetic, 3)):
         scripted = torch.jit.script(fn)
         try:
             with torch.no_grad():
