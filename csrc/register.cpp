@@ -37,6 +37,14 @@ namespace {
 
 std::atomic<bool> active_copy{false};
 
+// The graph the pre-pass specialized in the optimization running on this
+// thread: the post-pass of the same optimization (same Graph object, see
+// runNoGradOptimizations) un-fuses its input-less NNC groups; any other graph
+// is left exactly as stock TorchScript fuses it. A graph behind a value site
+// has its guard nested, and a value-specialized one may have none: this
+// tracks them all.
+thread_local const Graph* specialized_here = nullptr;
+
 void movePassToFront(torch::jit::GraphPassNameType id) {
   auto& passes = torch::jit::getCustomPrePasses();
   auto it = std::find_if(passes.begin(), passes.end(), [id](const auto& p) {
@@ -50,6 +58,7 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
 // The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
 // the graph is left as it is and the executor carries on.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
+  specialized_here = nullptr;
   if (!is_enabled()) {
     return;
   }
@@ -66,6 +75,11 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
       options.value_site = valueCandidates(*graph);
     }
     DriverResult result = specializeGraph(graph, plan, options);
+    using Outcome = DriverResult::Outcome;
+    specialized_here =
+        result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching
+        ? graph.get()
+        : nullptr;
     recordResult(*graph, result);
   } catch (const std::exception& e) {
     GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
@@ -81,7 +95,10 @@ bool profilingPredicate(const Node* n) {
 }
 
 void postFusionPass(std::shared_ptr<Graph>& graph) {
-  UnfuseInputlessGroups(graph);
+  if (graph.get() == specialized_here) {
+    UnfuseInputlessGroups(graph);
+  }
+  specialized_here = nullptr;
 }
 
 // TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus

@@ -269,8 +269,9 @@ TORCH_OPTSPEC_API void outlineFastPath(Graph& graph, Block* fast);
 
 // ---- 7. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
 
-// Inlines back the NNC groups without inputs of graphs we specialized (NNC
-// miscomputes such groups in torch 2.13). Returns the number un-fused.
+// Inlines back the NNC CPU groups without inputs (NNC miscomputes such groups
+// in torch 2.13). Returns the number un-fused. register.cpp runs it on the
+// graphs the pre-pass specialized in the same optimization only.
 TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
 // ---- the driver (specialize_optionals.cpp) ----------------------------------
