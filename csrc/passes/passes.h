@@ -217,6 +217,100 @@ TORCH_OPTSPEC_API DriverResult specializeGraph(
     const SpecializationPlan& plan,
     const DriverOptions& options);
 
+// ---- ahead of time (aot.cpp; ../aot.cpp is torch_optspec::specialize) ------
+//
+// The same plan, refinement and clean-up on a method's graph (calls
+// inlined), decided from example values instead of profiles and guarded with
+// stock TorchScript operations only, so the saved module runs without
+// torch_optspec:
+//   planFromExample        (2) the decision from the values one call passes
+//   insertStockChecks      (3) the plan as stock conditions, one per decision:
+//                              THE place a new InputKind gets its check
+//   versionGraphStock      (3) guarded: prim::If(all checks) -> fast path in
+//                              block0, the original body inline in block1
+//   insertStrictChecks     (3) strict: prim::If(check) -> prim::RaiseException
+//                              per check; the fast path is the graph itself
+//   refineFastPath, cleanupGraph, verifyGraph (4, 5) as at run time
+//   specializeGraphAhead   the driver of these, on a copy of the graph
+
+// One decision per graph input (self included) from the values of one call,
+// `inputs` one per graph input:
+//   Optional[Tensor], example None           -> None
+//   Optional[Tensor], example defined Tensor -> Tensor (presence only: the
+//                                               saved code carries no shapes)
+//   Optional[Tensor], undefined Tensor       -> skip (undefined_tensor)
+//   Optional[Tensor], no use in the graph    -> skip (unused)
+//   any other input                          -> skip (not optional)
+// (The breadth kinds -- values of bool/int inputs, None-ness of Optional[T],
+// dtype/rank of present tensors -- add their cases in decideFromExample,
+// aot.cpp.)
+TORCH_OPTSPEC_API SpecializationPlan planFromExample(
+    const Graph& graph,
+    const std::vector<c10::IValue>& inputs);
+
+// A stock TorchScript condition that one decision of a plan holds.
+struct StockCheck {
+  size_t input = 0;      // graph input index
+  Value* ok = nullptr;   // bool, true when the call matches the decision
+  std::string expected;  // what it was specialized for: "None", "a Tensor"
+  std::string otherwise; // what a call failing the check passed: "a Tensor", "None"
+  std::string condition; // the check as source, e.g. "mask is not None"
+};
+
+// Inserts at the graph's insertion point the conditions of `plan`, one per
+// decision, in input order, built from stock operations only:
+//   None    aten::__is__(x, None)
+//   Tensor  aten::__isnot__(x, None)
+// `names`: the argument name of each graph input, for messages (empty: the
+// debug names without their numeric suffix).
+TORCH_OPTSPEC_API std::vector<StockCheck> insertStockChecks(
+    Graph& graph,
+    const SpecializationPlan& plan,
+    const std::vector<std::string>& names = {});
+
+// Guarded: turns the graph into
+//   <checks>; %ok = <all of them, short-circuit prim::If chain>
+//   %outs = prim::If(%ok)
+//     block0: <copy of the body>   (returned, to be refined)
+//     block1: <the original body>
+// Returns the fast block; `checks` (if given) receives the checks.
+TORCH_OPTSPEC_API Block* versionGraphStock(
+    Graph& graph,
+    const SpecializationPlan& plan,
+    const std::vector<std::string>& names = {},
+    std::vector<StockCheck>* checks = nullptr);
+
+// Strict: prepends, for each check,
+//   prim::If(%ok) block0: () block1: prim::RaiseException("<function>():
+//   argument '<name>' was specialized for <expected>, but this call passed
+//   <otherwise> ...", "builtins.RuntimeError")
+// Call after refineFastPath(graph, graph.block(), plan): the checks read the
+// graph inputs themselves, the refined body what refine put at its start.
+// Returns the number of checks.
+TORCH_OPTSPEC_API size_t insertStrictChecks(
+    Graph& graph,
+    const SpecializationPlan& plan,
+    const std::string& function_name,
+    const std::vector<std::string>& names = {});
+
+struct AheadOptions {
+  bool strict = false;
+  std::string function_name = "forward"; // for messages
+  std::vector<std::string> input_names;  // per graph input; empty: debug names
+  int cleanup_max_rounds = 32;
+};
+
+// Guarded (versionGraphStock) or strict (refine, then insertStrictChecks),
+// refined, cleaned up and verified, on a copy swapped in only when it
+// verifies; Specialized / NothingToDo (nothing in the plan) / Rejected (with
+// the reason; the graph is left as it was). No torch_optspec operator in the
+// result. residual_checks counts what is left on specialized inputs in the
+// fast path, the strict checks themselves excluded.
+TORCH_OPTSPEC_API DriverResult specializeGraphAhead(
+    std::shared_ptr<Graph>& graph,
+    const SpecializationPlan& plan,
+    const AheadOptions& options);
+
 // ---- plans (../plans.cpp) ---------------------------------------------------
 
 // The optimized plan of the function a prim::CallFunction node calls (or of
