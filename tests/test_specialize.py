@@ -418,3 +418,69 @@ def _no_deprecation_noise():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
         yield
 
+
+
+# -------------------------------------------------------------------- CLI ---
+
+
+def test_cli_specialize_writes_a_model_that_loads_without_torch_optspec(tmp_path, capsys):
+    from torch_optspec.__main__ import main as cli_main
+
+    src, out = tmp_path / "report.pt", tmp_path / "report_mask.pt"
+    torch.jit.save(script(ExampleModule(1024, 16)), str(src))
+    assert cli_main(["specialize", str(src), str(out), "2x3x4x4", "2x1x1x4"]) == 0
+    printed = capsys.readouterr().out
+    assert "guarded" in printed and "mask" in printed and "mask is not None" in printed, printed
+    assert f"wrote {out}" in printed
+    loaded = torch.jit.load(str(out))
+    assert_no_torch_optspec_op(loaded)
+    x, mask = example_inputs()
+    eager = ExampleModule(1024, 16)
+    with torch.no_grad():
+        for arg in (mask, None):
+            torch.testing.assert_close(loaded(x, arg), eager(x, arg))
+
+
+def test_cli_specialize_strict_frozen_keyword(tmp_path, capsys):
+    from torch_optspec.__main__ import main as cli_main
+
+    src, out = tmp_path / "report.pt", tmp_path / "report_nomask.pt"
+    torch.jit.save(script(ExampleModule(1024, 16)), str(src))
+    assert cli_main(["specialize", str(src), str(out), "2x3x4x4", "mask=None", "--strict",
+                     "--freeze"]) == 0
+    printed = capsys.readouterr().out
+    assert "strict" in printed and "mask is None" in printed and "(frozen)" in printed, printed
+    loaded = torch.jit.load(str(out))
+    assert "self.scale" not in loaded.code  # frozen: the attribute is a constant
+    x, mask = example_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), ExampleModule(1024, 16)(x))
+        with pytest.raises(torch.jit.Error, match="argument 'mask' was specialized for None"):
+            loaded(x, mask)
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["2x3x4x4", "bogus=None"], "has no argument 'bogus'"),
+    (["2x3x4x4", "2x1x1x4", "2x2"], "positional INPUTs"),
+    (["2x3x4x4", "2xZ"], "bad INPUT"),
+])
+def test_cli_specialize_usage_errors(tmp_path, capsys, argv_tail, message):
+    from torch_optspec.__main__ import main as cli_main
+
+    src = tmp_path / "report.pt"
+    torch.jit.save(script(ExampleModule(1024, 16)), str(src))
+    assert cli_main(["specialize", str(src), str(tmp_path / "out.pt")] + argv_tail) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m torch_optspec specialize: error:") and message in err, err
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_cli_specialize_refuses_to_overwrite_its_input(tmp_path, capsys):
+    from torch_optspec.__main__ import main as cli_main
+
+    src = tmp_path / "report.pt"
+    torch.jit.save(script(ExampleModule(1024, 16)), str(src))
+    assert cli_main(["specialize", str(src), str(src), "2x3x4x4"]) == 2
+    assert "OUT.pt is IN.pt" in capsys.readouterr().err
+    assert cli_main(["specialize", str(tmp_path / "missing.pt"), str(tmp_path / "o.pt")]) == 2
+    assert "no such file" in capsys.readouterr().err
