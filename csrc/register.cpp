@@ -5,7 +5,8 @@
 //     and logs what happened (stats.cpp). It sits at the front of the
 //     pre-pass list, before fusers registered as pre-passes (oneDNN Graph
 //     registers itself when torch.jit.enable_onednn_fusion(True) is called);
-//   - the guard operator (version.cpp);
+//   - the guard operator (version.cpp) and the value-site operators
+//     (values.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
@@ -58,6 +59,12 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     recordPlan(plan);
     DriverOptions options;
     options.outline = outlines_now();
+    // A graph marked by a value site gets the values it fixed; any other
+    // graph with bool/int/Optional inputs gets a site that learns them.
+    options.learned = learnedValues(*graph);
+    if (options.learned.site < 0) {
+      options.value_site = valueCandidates(*graph);
+    }
     DriverResult result = specializeGraph(graph, plan, options);
     recordResult(*graph, result);
   } catch (const std::exception& e) {
@@ -112,6 +119,10 @@ const char* guard_op_name() {
   return "torch_optspec::check_none_pattern";
 }
 
+const char* value_site_op_name() {
+  return "torch_optspec::check_values";
+}
+
 bool is_active_copy() {
   ensure_registered();
   return active_copy.load();
@@ -134,6 +145,7 @@ void ensure_registered() {
       return;
     }
     registerGuardOperator();
+    registerValueOperators();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

@@ -47,17 +47,24 @@ using torch::jit::Value;
 // True for a graph input whose type is Optional[Tensor].
 TORCH_OPTSPEC_API bool isOptionalTensorInput(const Value* v);
 
-// True for nodes that read an Optional[Tensor] graph input: the nodes whose
-// inputs the pass needs profiled. (register.cpp gives the JIT this predicate,
-// gated on the switch.)
+// True for nodes that read an Optional[Tensor] graph input, and for the
+// property reads (prim::dtype, aten::dim, aten::is_floating_point,
+// prim::device) of a Tensor graph input: the nodes whose inputs the pass needs
+// profiled. (register.cpp gives the JIT this predicate, gated on the switch.)
 TORCH_OPTSPEC_API bool readsOptionalTensorInput(const Node* n);
+
+// True for the nodes that read a tensor property the guard can check:
+// prim::dtype, aten::dim, aten::is_floating_point, prim::device.
+TORCH_OPTSPEC_API bool isPropertyRead(const Node* n);
 
 // ---- 2. decide ----------------------------------------------------------
 
 enum class InputKind {
-  Skip,   // leave the input alone
-  None,   // always None during profiling
-  Tensor, // always a (defined) Tensor during profiling
+  Skip,    // leave the input alone
+  None,    // always None (profiled, or learned by a value site)
+  Tensor,  // always a (defined) Tensor during profiling
+  Value,   // a bool/int (or Optional of one) fixed to `value` (learned)
+  Present, // an Optional[T] (T not Tensor) never None (learned)
 };
 
 enum class SkipReason {
@@ -66,6 +73,7 @@ enum class SkipReason {
   NotProfiled,
   Mixed,
   Undefined,
+  Varying, // a value site saw it change between calls
 };
 
 // "none", "tensor", "skip"; "-", "unused", "not_profiled", "mixed",
@@ -79,6 +87,18 @@ struct InputDecision {
   // For InputKind::Tensor: the merged profiled type (TensorType::get() when
   // only the presence is known).
   c10::TensorTypePtr type;
+  // Tensor properties the model reads and the profile fixed: the guard checks
+  // them and the fast path folds their reads (refine.cpp). Also set for plain
+  // Tensor inputs (kind Tensor, nothing to refine but the properties).
+  std::optional<c10::ScalarType> dtype;
+  std::optional<int64_t> dim;
+  std::optional<c10::Device> device;
+  // For InputKind::Value: the value (None, a bool or an int).
+  c10::IValue value;
+
+  bool guardsProperties() const {
+    return dtype.has_value() || dim.has_value() || device.has_value();
+  }
 };
 
 // One decision per graph input, in order.
@@ -107,7 +127,9 @@ TORCH_OPTSPEC_API SpecializationPlan planFromPattern(
 
 // The guard operator: torch_optspec::check_none_pattern(...) -> bool with an
 // int[] attribute `pattern` (1: must be None, 0: must be a defined Tensor),
-// one entry per guard input (the specialized graph inputs, in order).
+// one entry per guard input (the specialized graph inputs, in order), and,
+// when the plan fixes tensor properties, int[] attributes `dtypes` (a
+// c10::ScalarType, -1: any), `dims` (-1: any) and str[] `devices` ("": any).
 TORCH_OPTSPEC_API c10::Symbol guardKind();
 TORCH_OPTSPEC_API c10::Symbol patternAttr();
 // The guard's pattern (an int[] attribute, or the IValue list the IR parser
@@ -174,6 +196,58 @@ TORCH_OPTSPEC_API size_t countResidualChecks(
     Block* block,
     const SpecializationPlan& plan);
 
+// ---- 5b. values (values.cpp) ---------------------------------------------
+//
+// The profiling executor records tensors only. The values of bool/int inputs
+// (and of Optional[bool]/Optional[int]) and the None-ness of other
+// Optional[T] inputs are learned by the pass itself: the first optimized plan
+// gets a value site at its top,
+//
+//   %learned : bool = torch_optspec::check_values[site=K](%flag, %n, ...)
+//   %r = prim::If(%learned)
+//     block0(): prim::FallbackGraph(<original body, marked with site K>)
+//     block1(): <the plan as specialized from the profiles>
+//
+// check_values watches the first calls (no-grad only); then it freezes the
+// inputs that did not change (the others are "varying": never specialized)
+// and from then on returns whether a call has the frozen values. The
+// fallback, compiled by the executor when first taken, reaches the pre-pass
+// with the marker: its fixed inputs become constants (learnedValues, then
+// the driver substitutes them). One site per graph, learned once: bounded.
+
+// Graph inputs whose value a value site watches: bool, int, Optional[T] for
+// T not Tensor. With uses only.
+struct ValueCandidate {
+  size_t input = 0;        // graph input index
+  bool none_only = false;  // Optional[T] with T not bool/int: only None-ness
+};
+TORCH_OPTSPEC_API std::vector<ValueCandidate> valueCandidates(const Graph& graph);
+
+// What a frozen site fixed, for the graph it marks: per fixed input, a
+// decision of kind None / Value / Present. Empty when `graph` has no marker
+// (or its site fixed nothing).
+struct LearnedValues {
+  int64_t site = -1;
+  std::vector<std::pair<size_t, InputDecision>> fixed; // (graph input, decision)
+};
+TORCH_OPTSPEC_API LearnedValues learnedValues(const Graph& graph);
+
+// Stage: replaces the fixed inputs by constants (or a refined T for Present)
+// everywhere in `graph` and removes the site marker. Safe only where the
+// outer check_values holds, i.e. in the graph the marker marks.
+TORCH_OPTSPEC_API void substituteValues(Graph& graph, const LearnedValues& learned);
+
+// Stage: wraps `graph` behind a new value site over `candidates`, with
+// `original` (the graph before this optimization) as the marked fallback.
+// `learn_calls` calls are watched before freezing. Returns the site id.
+TORCH_OPTSPEC_API int64_t insertValueSite(
+    Graph& graph,
+    const Graph& original,
+    const std::vector<ValueCandidate>& candidates,
+    int64_t learn_calls);
+
+void registerValueOperators();
+
 // ---- 6. outline --------------------------------------------------------
 
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
@@ -191,6 +265,11 @@ TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 struct DriverOptions {
   bool outline = false;     // stage 6 on (the caller resolves FastPathMode)
   int cleanup_max_rounds = 32;
+  // Values a frozen site fixed for this graph (learnedValues): substituted.
+  LearnedValues learned;
+  // Put a value site over these inputs (empty: none), watching learn_calls calls.
+  std::vector<ValueCandidate> value_site;
+  int64_t learn_calls = 3;
 };
 
 struct TORCH_OPTSPEC_API DriverResult {
@@ -198,10 +277,13 @@ struct TORCH_OPTSPEC_API DriverResult {
     Specialized,   // the graph was replaced by its guarded, specialized version
     NothingToDo,   // no input to specialize, or the graph is already versioned
     Rejected,      // the specialized copy failed (reason); graph left as it was
+    Watching,      // nothing specialized yet, a value site inserted (learning)
   };
   Outcome outcome = Outcome::NothingToDo;
   std::string reason; // why NothingToDo / Rejected, empty when Specialized
-  SpecializationPlan plan;
+  SpecializationPlan plan; // the plan, with the learned values merged in
+  int64_t value_site = -1; // the site inserted, or -1
+  bool guard_inserted = false; // a tensor guard (check_none_pattern) was inserted
   CleanupResult cleanup;
   size_t residual_checks = 0; // countResidualChecks on the fast path
 
@@ -342,6 +424,8 @@ TORCH_OPTSPEC_API std::string runStage(
 
 void recordGraphSeen();
 void recordPlan(const SpecializationPlan& plan);
+// A value site froze with `n` inputs varying.
+void recordVarying(size_t n);
 // Counts the driver's result and appends it, with the graph's input names, to
 // this thread's log (what explain() reads: the pass runs on the thread whose
 // call triggered the optimization, so other threads' compilations never mix

@@ -131,6 +131,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("built_with_torch", &tos::built_with_torch);
   m.def("is_active_copy", &tos::is_active_copy);
   m.attr("GUARD_KIND") = tos::guard_op_name();
+  m.attr("VALUE_SITE_KIND") = tos::value_site_op_name();
 
   // ---- plans ----
   m.def("_reset_module_plans", [](const torch::jit::Module& module) {

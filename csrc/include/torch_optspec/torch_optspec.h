@@ -98,7 +98,11 @@ TORCH_OPTSPEC_API bool outlines_now();
   X(skipped_mixed, "inputs left alone: profiling saw None and a Tensor")       \
   X(skipped_undefined_tensor, "inputs left alone: profiling saw an undefined Tensor") \
   X(graphs_rejected,                                                           \
-    "graphs whose specialization did not verify (left as they were)")
+    "graphs whose specialization did not verify (left as they were)")         \
+  X(inputs_properties, "present tensors whose dtype/rank/device is guarded")   \
+  X(value_sites, "value sites inserted (they learn bool/int/Optional inputs)") \
+  X(inputs_value, "non-tensor inputs fixed by a value site (value/None-ness)") \
+  X(skipped_varying, "non-tensor inputs a value site saw change: left alone")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
@@ -200,8 +204,10 @@ TORCH_OPTSPEC_API torch::jit::Module specialize(
 TORCH_OPTSPEC_API std::string version();
 TORCH_OPTSPEC_API std::string built_with_torch();
 
-// The name of the guard operator, "torch_optspec::check_none_pattern".
+// The name of the guard operator, "torch_optspec::check_none_pattern", and of
+// the value-site check, "torch_optspec::check_values".
 TORCH_OPTSPEC_API const char* guard_op_name();
+TORCH_OPTSPEC_API const char* value_site_op_name();
 
 // Registers the profiling hook, the pre-pass, the post-pass and the guard
 // operator with the JIT. Called automatically when the library is loaded;
