@@ -76,6 +76,41 @@ Module cloneKeepingLeaves(const Module& module) {
   return out;
 }
 
+// What a decision fixes, in words.
+std::string specializedFor(const InputDecision& d) {
+  switch (d.kind) {
+    case InputKind::Skip:
+      return "";
+    case InputKind::None:
+      return "None";
+    case InputKind::Present:
+      return "not None";
+    case InputKind::Value:
+      if (d.value.isBool()) {
+        return d.value.toBool() ? "True" : "False";
+      }
+      return d.value.isInt() ? std::to_string(d.value.toInt()) : c10::str(d.value);
+    case InputKind::Tensor: {
+      std::vector<std::string> properties;
+      if (d.dtype) {
+        properties.push_back(std::string("dtype ") + c10::toString(*d.dtype));
+      }
+      if (d.dim) {
+        properties.push_back("dim " + std::to_string(*d.dim));
+      }
+      if (d.device) {
+        properties.push_back("device " + d.device->str());
+      }
+      std::string text = "a Tensor";
+      for (size_t k = 0; k < properties.size(); ++k) {
+        text += (k ? ", " : " (") + properties[k];
+      }
+      return text + (properties.empty() ? "" : ")");
+    }
+  }
+  return "?";
+}
+
 std::vector<std::string> argumentNames(const c10::FunctionSchema& schema) {
   std::vector<std::string> names;
   for (const auto& a : schema.arguments()) {
@@ -102,12 +137,10 @@ std::string SpecializeReport::describe() const {
       continue;
     }
     out << "  " << a.name << std::string(width - a.name.size() + 2, ' ');
-    if (a.decision == "none") {
-      out << "None      checked: " << a.check;
-    } else if (a.decision == "tensor") {
-      out << "a Tensor  checked: " << a.check;
-    } else {
+    if (a.decision == "skip") {
       out << "left as is (" << a.reason << ")";
+    } else {
+      out << a.specialized_for << "   checked: " << a.check;
     }
     out << "\n";
   }
@@ -167,16 +200,7 @@ Module specialize(
     report->reason = result.reason;
     report->cleanup_rounds = result.cleanup.rounds;
     report->residual_checks = result.residual_checks;
-    // The check texts, as insertStockChecks words them.
-    auto scratch = std::make_shared<Graph>();
-    for (const Value* v : graph->inputs()) {
-      scratch->addInput(v->debugName())->setType(v->type());
-    }
-    std::vector<StockCheck> checks;
-    if (result.plan.specializesAnything()) {
-      torch::jit::WithInsertPoint at_end(scratch->return_node());
-      checks = insertStockChecks(*scratch, result.plan, ahead.input_names);
-    }
+    const std::vector<StockCheck> checks = stockChecks(*graph, result.plan, ahead.input_names);
     for (size_t i = 0; i < result.plan.inputs.size(); ++i) {
       const InputDecision& d = result.plan.inputs[i];
       SpecializedArgument a;
@@ -184,9 +208,10 @@ Module specialize(
       a.type = i < schema.arguments().size() ? schema.arguments()[i].type()->annotation_str() : "";
       a.decision = kindName(d.kind);
       a.reason = d.kind == InputKind::Skip ? reasonName(d.reason) : "";
+      a.specialized_for = specializedFor(d);
       for (const StockCheck& c : checks) {
         if (c.input == i) {
-          a.check = c.condition;
+          a.check += (a.check.empty() ? "" : " and ") + c.condition;
         }
       }
       report->arguments.push_back(a);

@@ -270,8 +270,8 @@ def test_methods_it_calls_are_inlined_and_every_pattern_matches_eager():
             s = torch_optspec.specialize(m, x, *example, strict=strict)
             assert not s.graph.findAllNodes("prim::CallMethod"), s.graph
             assert s.optspec_report.residual_checks == 0
-            expected = {"bias": "tensor" if example[0] is not None else "none",
-                        "scale": "tensor" if example[1] is not None else "none"}
+            expected = {"bias": "a Tensor" if example[0] is not None else "None",
+                        "scale": "a Tensor" if example[1] is not None else "None"}
             assert s.optspec_report.specialized_arguments() == expected
             with torch.no_grad():
                 for call in patterns:
@@ -301,11 +301,11 @@ def test_saved_code_round_trip_in_process():
 def test_keywords_and_defaults():
     x, mask = example_inputs()
     m = script(ExampleModule(1024, 16))
-    assert torch_optspec.specialize(m, x).optspec_report.specialized_arguments() == {"mask": "none"}
+    assert torch_optspec.specialize(m, x).optspec_report.specialized_arguments() == {"mask": "None"}
     assert torch_optspec.specialize(m, x, mask=mask).optspec_report.specialized_arguments() == {
-        "mask": "tensor"}
+        "mask": "a Tensor"}
     assert torch_optspec.specialize(m, inputs=x, mask=None).optspec_report.specialized_arguments() == {
-        "mask": "none"}
+        "mask": "None"}
     s = torch_optspec.specialize(m, x, mask, strict=True)
     assert "mask: Optional[Tensor]=None" in s.code  # the signature is kept, defaults included
 
@@ -484,3 +484,117 @@ def test_cli_specialize_refuses_to_overwrite_its_input(tmp_path, capsys):
     assert "OUT.pt is IN.pt" in capsys.readouterr().err
     assert cli_main(["specialize", str(tmp_path / "missing.pt"), str(tmp_path / "o.pt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# ------------------------------------- values, other Optionals, properties ---
+
+
+class Flags(torch.nn.Module):
+    """Every kind of argument specialize() fixes."""
+
+    def forward(self, x: torch.Tensor, causal: bool = False, heads: int = 2,
+                bias: Optional[torch.Tensor] = None, n: Optional[int] = None,
+                name: Optional[str] = None) -> torch.Tensor:
+        if causal:
+            x = x.tril()
+        y = x * heads
+        if bias is not None:
+            if bias.dim() == 1:
+                y = y + bias
+            else:
+                y = y + bias.sum(0)
+        if n is not None:
+            y = y + n
+        if name is not None:
+            y = y * 2.0
+        return y
+
+
+def flags_example():
+    torch.manual_seed(0)
+    return (torch.randn(3, 3), True, 3, torch.randn(3), None, "a")
+
+
+# (argument index, another value, the words of the strict error)
+FLAG_MISMATCHES = [
+    (1, False, "argument 'causal' was specialized for True, but this call passed another value"),
+    (2, 4, "argument 'heads' was specialized for 3, but this call passed another value"),
+    (3, None, "argument 'bias' was specialized for a Tensor, but this call passed None"),
+    (3, torch.randn(2, 3), "argument 'bias' was specialized for a 1-d Tensor, but this call passed "
+                           "a Tensor of another rank"),
+    (4, 5, "argument 'n' was specialized for None, but this call passed a value"),
+    (5, None, "argument 'name' was specialized for a value (not None), but this call passed None"),
+]
+
+
+def test_values_other_optionals_and_rank_are_baked_in():
+    m = script(Flags())
+    example = flags_example()
+    s = torch_optspec.specialize(m, *example, strict=True)
+    r = s.optspec_report
+    assert r.specialized_arguments() == {"causal": "True", "heads": "3", "bias": "a Tensor (dim 1)",
+                                         "n": "None", "name": "not None"}, str(r)
+    assert r.residual_checks == 0
+    checks = {a.name: a.check for a in r.arguments if a.check}
+    assert checks["bias"] == "bias is not None and bias.dim() == 1"
+    assert checks["causal"] == "causal == True"
+    # The top level is the checks (one prim::If each) and the straight-line body.
+    top_ifs = [n for n in s.graph.nodes() if n.kind() == "prim::If"]
+    assert len(top_ifs) == 6, s.graph
+    assert not any(n.kind() == "prim::If" for i in top_ifs for b in i.blocks() for n in b.nodes())
+    assert_no_torch_optspec_op(s)
+    with torch.no_grad():
+        torch.testing.assert_close(s(*example), Flags()(*example))
+
+
+@pytest.mark.parametrize("index, other, message", FLAG_MISMATCHES)
+def test_values_strict_raises_and_guarded_falls_back(index, other, message):
+    m = script(Flags())
+    example = flags_example()
+    call = list(example)
+    call[index] = other
+    strict = torch_optspec.specialize(m, *example, strict=True)
+    with pytest.raises(torch.jit.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        strict(*call)
+    guarded = torch_optspec.specialize(m, *example)
+    with torch.no_grad():
+        for _ in range(3):
+            torch.testing.assert_close(guarded(*call), Flags()(*call))
+        torch.testing.assert_close(guarded(*example), Flags()(*example))
+
+
+def test_values_survive_save_and_load():
+    m = script(Flags())
+    example = flags_example()
+    for strict in (False, True):
+        s = torch_optspec.specialize(m, *example, strict=strict)
+        buf = io.BytesIO()
+        torch.jit.save(s, buf)
+        buf.seek(0)
+        loaded = torch.jit.load(buf)
+        assert_no_torch_optspec_op(loaded)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(*example), Flags()(*example))
+
+
+class DtypeBranch(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_floating_point():
+            return torch.relu(x * 2.0)
+        return x + 1
+
+
+def test_dtype_of_a_plain_tensor():
+    m = script(DtypeBranch())
+    x = torch.randn(4)
+    s = torch_optspec.specialize(m, x, strict=True)
+    assert s.optspec_report.specialized_arguments() == {"x": "a Tensor (dtype Float)"}
+    kinds = [n.kind() for n in s.graph.nodes()]
+    assert kinds.count("prim::If") == 1 and "aten::is_floating_point" not in kinds, s.graph
+    with pytest.raises(torch.jit.Error, match="argument 'x' was specialized for a Tensor of dtype Float, "
+                                              "but this call passed another dtype"):
+        s(torch.ones(4, dtype=torch.int64))
+    guarded = torch_optspec.specialize(m, x)
+    ints = torch.ones(4, dtype=torch.int64)
+    torch.testing.assert_close(guarded(ints), ints + 1)
+    torch.testing.assert_close(guarded(x), torch.relu(x * 2.0))

@@ -12,9 +12,10 @@ from . import _C
 class SpecializedArgument:
     name: str
     type: str
-    decision: str  # "none", "tensor", "skip"
+    decision: str  # "none", "tensor", "value", "present", "skip"
     reason: str  # when skipped: "-" (nothing to specialize), "unused", "undefined_tensor"
-    check: str  # the stock condition checked, e.g. "mask is not None"
+    specialized_for: str  # e.g. "None", "a Tensor", "a Tensor (dim 4)", "True", "3"
+    check: str  # the stock conditions checked, e.g. "mask is not None"
 
 
 @dataclasses.dataclass
@@ -38,8 +39,9 @@ class SpecializeReport:
         return cls(**d)
 
     def specialized_arguments(self) -> dict:
-        """{name: "none" | "tensor"} for the arguments baked in."""
-        return {a.name: a.decision for a in self.arguments if a.decision != "skip"}
+        """{name: what it was specialized for} ("None", "a Tensor", "True", ...)
+        for the arguments baked in."""
+        return {a.name: a.specialized_for for a in self.arguments if a.decision != "skip"}
 
     def __str__(self) -> str:
         return self.text

@@ -21,8 +21,9 @@
 //
 // The decision kinds meet this file in two places, both switches over
 // InputKind: decideFromExample (which kind an example value gives) and
-// checkFor (the stock condition of a decision). The rest (versioning, strict
-// raises, messages) works on the checks and is kind-agnostic.
+// checksFor (the stock conditions of a decision). The rest (versioning, strict
+// raises, messages) works on the checks and is kind-agnostic; the
+// substitutions are the runtime pass's (refineFastPath, substituteValues).
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
@@ -44,82 +45,249 @@ std::string sourceName(const Value* v) {
   return name;
 }
 
-std::string nameOf(
-    const Graph& graph,
-    size_t i,
-    const std::vector<std::string>& names) {
+std::string nameOf(const Graph& graph, size_t i, const std::vector<std::string>& names) {
   if (i < names.size() && !names[i].empty()) {
     return names[i];
   }
   return sourceName(graph.inputs()[i]);
 }
 
+bool isValueType(const c10::TypePtr& t) {
+  return t->kind() == c10::TypeKind::BoolType || t->kind() == c10::TypeKind::IntType;
+}
+
+bool isTensorType(const c10::TypePtr& t) {
+  return t->kind() == c10::TypeKind::TensorType;
+}
+
+c10::TypePtr optionalElement(const c10::TypePtr& t) {
+  auto opt = t->cast<c10::OptionalType>();
+  return opt ? opt->getElementType() : nullptr;
+}
+
+std::string valueText(const c10::IValue& v) {
+  if (v.isBool()) {
+    return v.toBool() ? "True" : "False";
+  }
+  if (v.isInt()) {
+    return std::to_string(v.toInt());
+  }
+  return c10::str(v);
+}
+
+struct PropertyReads {
+  bool dtype = false;
+  bool dim = false;
+  bool device = false;
+};
+
+// The properties the graph reads of `v`, directly or through casts.
+void collectPropertyReads(const Value* v, PropertyReads& reads) {
+  for (const auto& use : v->uses()) {
+    const Node* n = use.user;
+    switch (n->kind()) {
+      case c10::prim::profile:
+      case c10::prim::unchecked_cast:
+        collectPropertyReads(n->output(), reads);
+        break;
+      case c10::prim::dtype:
+      case c10::aten::is_floating_point:
+        reads.dtype = true;
+        break;
+      case c10::aten::dim:
+        reads.dim = true;
+        break;
+      case c10::prim::device:
+        reads.device = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// The dtype/rank/device of the example that the graph reads.
+void fixProperties(const Value* input, const at::Tensor& t, InputDecision& d) {
+  PropertyReads reads;
+  collectPropertyReads(input, reads);
+  if (reads.dtype) {
+    d.dtype = t.scalar_type();
+  }
+  if (reads.dim) {
+    d.dim = t.dim();
+  }
+  if (reads.device) {
+    d.device = t.device();
+  }
+}
+
+// The decision an example value gives; the one place that maps example
+// values to decision kinds (see planFromExample in passes.h).
 InputDecision decideFromExample(const Value* input, const c10::IValue& example) {
   InputDecision d;
-  if (!isOptionalTensorInput(input)) {
-    // The breadth kinds plug in here: a bool/int input -> its value, an
-    // Optional[T] -> None / present, a Tensor -> dtype/rank.
-    return d;
+  const c10::TypePtr& type = input->type();
+  const c10::TypePtr elem = optionalElement(type);
+  if (isTensorType(type)) {
+    if (example.isTensor() && example.toTensor().defined()) {
+      fixProperties(input, example.toTensor(), d);
+      if (d.guardsProperties()) {
+        d.kind = InputKind::Tensor;
+        d.type = c10::TensorType::get();
+      }
+    }
+    return d; // reason NotOptional: a plain Tensor with nothing read to fix
+  }
+  if (!isValueType(type) && !elem) {
+    return d; // floats, strings, lists, objects: not specialized
   }
   if (!input->hasUses()) {
     d.reason = SkipReason::Unused;
+    return d;
+  }
+  if (isValueType(type)) {
+    d.kind = InputKind::Value;
+    d.value = example;
   } else if (example.isNone()) {
     d.kind = InputKind::None;
-  } else if (example.isTensor() && example.toTensor().defined()) {
-    d.kind = InputKind::Tensor;
-    d.type = c10::TensorType::get();
-  } else if (example.isTensor()) {
-    d.reason = SkipReason::Undefined;
-  } else {
+  } else if (isTensorType(elem)) {
     TORCH_CHECK(
-        false, "torch_optspec: the example for %", input->debugName(),
+        example.isTensor(), "torch_optspec: the example for %", input->debugName(),
         " (Optional[Tensor]) is a ", example.tagKind());
+    if (example.toTensor().defined()) {
+      d.kind = InputKind::Tensor;
+      d.type = c10::TensorType::get();
+      fixProperties(input, example.toTensor(), d);
+    } else {
+      d.reason = SkipReason::Undefined;
+    }
+  } else if (isValueType(elem)) {
+    d.kind = InputKind::Value;
+    d.value = example;
+  } else {
+    d.kind = InputKind::Present;
   }
   return d;
 }
 
-// The stock condition for one decision; the one place that maps a decision
-// kind to TorchScript. A new kind adds a case (its condition, e.g.
-// aten::eq(%flag, True); aten::eq(prim::dtype(%x), 6); aten::eq(aten::dim(%x), 4),
-// and the words for messages).
-StockCheck checkFor(
-    Graph& graph,
+bool decidesAnything(const SpecializationPlan& plan) {
+  for (const auto& d : plan.inputs) {
+    if (d.kind != InputKind::Skip) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The input itself, or (an Optional input, once its presence is checked) its
+// value cast to the element type.
+Value* presentValue(Graph& graph, size_t i) {
+  Value* x = graph.inputs()[i];
+  c10::TypePtr elem = optionalElement(x->type());
+  if (!elem) {
+    return x;
+  }
+  Node* cast = graph.insertNode(graph.create(c10::prim::unchecked_cast, {x}, 1));
+  cast->output()->setType(elem);
+  return cast->output();
+}
+
+// The stock conditions of one decision; the one place that maps a decision
+// kind to TorchScript (see stockChecks in passes.h).
+std::vector<StockCheck> checksFor(
+    const Graph& graph,
     size_t i,
     const InputDecision& d,
     const std::string& name) {
-  StockCheck c;
-  c.input = i;
-  Value* input = graph.inputs()[i];
+  std::vector<StockCheck> out;
+  const c10::TypePtr& type = graph.inputs()[i]->type();
+  const c10::TypePtr elem = optionalElement(type);
+  auto noneCheck = [&](bool none, std::string expected, std::string otherwise) {
+    StockCheck c;
+    c.input = i;
+    c.expected = std::move(expected);
+    c.otherwise = std::move(otherwise);
+    c.condition = name + (none ? " is None" : " is not None");
+    c.emit = [i, none](Graph& g) {
+      return g.insert(none ? c10::aten::__is__ : c10::aten::__isnot__,
+                      {g.inputs()[i], g.insertConstant(c10::IValue())});
+    };
+    return c;
+  };
+  auto equalCheck = [&](std::string expected, std::string otherwise, std::string condition,
+                        std::function<Value*(Graph&, Value*)> read, c10::IValue constant) {
+    StockCheck c;
+    c.input = i;
+    c.expected = std::move(expected);
+    c.otherwise = std::move(otherwise);
+    c.condition = std::move(condition);
+    c.emit = [i, read, constant](Graph& g) {
+      Value* v = read(g, presentValue(g, i));
+      return g.insert(c10::aten::eq, {v, g.insertConstant(constant)});
+    };
+    return c;
+  };
+  const std::string what = elem && isTensorType(elem) ? "a Tensor" : "a value";
   switch (d.kind) {
+    case InputKind::Skip:
+      break;
     case InputKind::None:
-      c.ok = graph.insert(c10::aten::__is__, {input, graph.insertConstant(c10::IValue())});
-      c.expected = "None";
-      c.otherwise = "a Tensor";
-      c.condition = name + " is None";
+      out.push_back(noneCheck(true, "None", what));
+      break;
+    case InputKind::Present:
+      out.push_back(noneCheck(false, "a value (not None)", "None"));
+      break;
+    case InputKind::Value:
+      if (elem) {
+        out.push_back(noneCheck(false, valueText(d.value), "None"));
+      }
+      out.push_back(equalCheck(
+          valueText(d.value), "another value", name + " == " + valueText(d.value),
+          [](Graph&, Value* v) { return v; }, d.value));
       break;
     case InputKind::Tensor:
-      c.ok = graph.insert(c10::aten::__isnot__, {input, graph.insertConstant(c10::IValue())});
-      c.expected = "a Tensor";
-      c.otherwise = "None";
-      c.condition = name + " is not None";
+      if (elem) {
+        out.push_back(noneCheck(false, "a Tensor", "None"));
+      }
+      if (d.dtype) {
+        const std::string dtype = c10::toString(*d.dtype);
+        out.push_back(equalCheck(
+            "a Tensor of dtype " + dtype, "another dtype", name + ".dtype is " + dtype,
+            [](Graph& g, Value* t) { return g.insert(c10::prim::dtype, {t}); },
+            c10::IValue(static_cast<int64_t>(*d.dtype))));
+      }
+      if (d.dim) {
+        const std::string dim = std::to_string(*d.dim);
+        out.push_back(equalCheck(
+            "a " + dim + "-d Tensor", "a Tensor of another rank", name + ".dim() == " + dim,
+            [](Graph& g, Value* t) { return g.insert(c10::aten::dim, {t}); },
+            c10::IValue(*d.dim)));
+      }
+      if (d.device) {
+        const std::string device = d.device->str();
+        out.push_back(equalCheck(
+            "a Tensor on " + device, "another device", name + ".device is " + device,
+            [](Graph& g, Value* t) { return g.insert(c10::prim::device, {t}); },
+            c10::IValue(*d.device)));
+      }
       break;
-    case InputKind::Skip:
-      TORCH_INTERNAL_ASSERT(false, "checkFor: a skipped input has no check");
   }
-  TORCH_INTERNAL_ASSERT(c.ok, "torch_optspec: no stock check for the decision on %", name);
-  return c;
+  return out;
 }
 
-// %a and %b and ... as TorchScript compiles `and`: a chain of prim::If.
+// %a and %b and ... as TorchScript compiles `and`: a chain of prim::If, each
+// check emitted inside the branch where the ones before it hold.
 Value* allOf(Graph& graph, const std::vector<StockCheck>& checks) {
   TORCH_INTERNAL_ASSERT(!checks.empty());
-  Value* all = checks[0].ok;
+  Value* all = checks[0].emit(graph);
   for (size_t k = 1; k < checks.size(); ++k) {
     Node* chain = graph.insertNode(graph.create(c10::prim::If, {all}, 1));
     chain->output()->setType(c10::BoolType::get());
     Block* then_block = chain->addBlock();
     Block* else_block = chain->addBlock();
-    then_block->registerOutput(checks[k].ok);
+    {
+      torch::jit::WithInsertPoint in_then(then_block);
+      then_block->registerOutput(checks[k].emit(graph));
+    }
     {
       torch::jit::WithInsertPoint in_else(else_block);
       else_block->registerOutput(graph.insertConstant(false));
@@ -129,9 +297,11 @@ Value* allOf(Graph& graph, const std::vector<StockCheck>& checks) {
   return all;
 }
 
-// A copy of the graph body in `block`, reading the graph inputs.
-void cloneBodyInto(Graph& graph, Block* block) {
-  block->cloneFrom(graph.block(), [](Value* v) { return v; });
+// A copy of `source`'s body (a graph with the inputs of `graph`) in `block`,
+// reading the inputs of `graph`.
+void cloneBodyInto(Graph& graph, Graph& source, Block* block) {
+  TORCH_INTERNAL_ASSERT(source.inputs().size() == graph.inputs().size());
+  block->cloneFrom(source.block(), [](Value* v) { return v; });
   for (size_t i = 0; i < graph.inputs().size(); ++i) {
     block->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
   }
@@ -163,43 +333,63 @@ SpecializationPlan planFromExample(
   return plan;
 }
 
-std::vector<StockCheck> insertStockChecks(
-    Graph& graph,
+std::vector<StockCheck> stockChecks(
+    const Graph& graph,
     const SpecializationPlan& plan,
     const std::vector<std::string>& names) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
   std::vector<StockCheck> checks;
   for (size_t i = 0; i < plan.inputs.size(); ++i) {
-    const InputDecision& d = plan.inputs[i];
-    if (d.kind != InputKind::Skip) {
-      checks.push_back(checkFor(graph, i, d, nameOf(graph, i, names)));
-      GRAPH_UPDATE("Check: ", checks.back().condition, " (%", checks.back().ok->debugName(), ")");
+    for (auto& c : checksFor(graph, i, plan.inputs[i], nameOf(graph, i, names))) {
+      checks.push_back(std::move(c));
     }
   }
   return checks;
 }
 
-Block* versionGraphStock(
-    Graph& graph,
-    const SpecializationPlan& plan,
-    const std::vector<std::string>& names,
-    std::vector<StockCheck>* checks_out) {
+void specializeBody(Graph& graph, const SpecializationPlan& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
+  // Tensor inputs and Optional[Tensor] go through refine (casts, property
+  // folds), the others through the value substitution, as at run time.
+  SpecializationPlan tensors;
+  tensors.inputs.resize(plan.inputs.size());
+  LearnedValues values;
+  bool any_tensor = false;
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    const InputDecision& d = plan.inputs[i];
+    if (d.kind == InputKind::Skip) {
+      continue;
+    }
+    const c10::TypePtr& type = graph.inputs()[i]->type();
+    const c10::TypePtr elem = optionalElement(type);
+    if (isTensorType(type) || (elem && isTensorType(elem))) {
+      tensors.inputs[i] = d;
+      any_tensor = true;
+    } else {
+      values.fixed.emplace_back(i, d);
+    }
+  }
+  if (any_tensor) {
+    refineFastPath(graph, graph.block(), tensors);
+  }
+  if (!values.fixed.empty()) {
+    substituteValues(graph, values);
+  }
+}
+
+void versionGraphStock(Graph& graph, Graph& fast, const std::vector<StockCheck>& checks) {
+  TORCH_CHECK(!checks.empty(), "torch_optspec: versionGraphStock with nothing to check");
   Node* versioning_if = graph.create(c10::prim::If, {}, graph.outputs().size());
-  Block* fast = versioning_if->addBlock();
-  Block* slow = versioning_if->addBlock();
-  cloneBodyInto(graph, fast);
-  cloneBodyInto(graph, slow);
+  Block* fast_block = versioning_if->addBlock();
+  Block* slow_block = versioning_if->addBlock();
+  cloneBodyInto(graph, fast, fast_block);
+  cloneBodyInto(graph, graph, slow_block);
 
   torch::jit::WithInsertPoint at_start(firstNodeOrReturn(graph));
-  std::vector<StockCheck> checks = insertStockChecks(graph, plan, names);
-  TORCH_CHECK(!checks.empty(), "torch_optspec: versionGraphStock with nothing to check");
   versioning_if->addInput(allOf(graph, checks));
   graph.insertNode(versioning_if);
   for (size_t i = 0; i < graph.outputs().size(); ++i) {
     versioning_if->output(i)->copyMetadata(graph.outputs()[i]);
-  }
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
     graph.return_node()->replaceInput(i, versioning_if->output(i));
   }
   // The original nodes, all after the If now, feed nothing: destroy them,
@@ -210,19 +400,14 @@ Block* versionGraphStock(
     n->destroy();
   }
   GRAPH_DUMP("After versioning with stock checks:", &graph);
-  if (checks_out) {
-    *checks_out = std::move(checks);
-  }
-  return fast;
 }
 
-size_t insertStrictChecks(
+void insertStrictChecks(
     Graph& graph,
-    const SpecializationPlan& plan,
+    const std::vector<StockCheck>& checks,
     const std::string& function_name,
     const std::vector<std::string>& names) {
   torch::jit::WithInsertPoint at_start(firstNodeOrReturn(graph));
-  std::vector<StockCheck> checks = insertStockChecks(graph, plan, names);
   for (const StockCheck& c : checks) {
     const std::string message = function_name + "(): argument '" +
         nameOf(graph, c.input, names) + "' was specialized for " + c.expected +
@@ -230,7 +415,7 @@ size_t insertStrictChecks(
         " (strict ahead-of-time specialization, torch_optspec.specialize(..., strict=True); "
         "specialize again for this call's arguments, or without strict to run the original "
         "code for them)";
-    Node* check = graph.insertNode(graph.create(c10::prim::If, {c.ok}, 0));
+    Node* check = graph.insertNode(graph.create(c10::prim::If, {c.emit(graph)}, 0));
     check->addBlock();
     Block* fail = check->addBlock();
     torch::jit::WithInsertPoint in_fail(fail);
@@ -240,7 +425,6 @@ size_t insertStrictChecks(
     GRAPH_UPDATE("Strict check: ", c.condition, " else raise");
   }
   GRAPH_DUMP("After the strict checks:", &graph);
-  return checks.size();
 }
 
 DriverResult specializeGraphAhead(
@@ -258,29 +442,30 @@ DriverResult specializeGraphAhead(
   if (plan.inputs.size() != graph->inputs().size()) {
     return reject("the plan does not fit the graph's inputs");
   }
-  if (!plan.specializesAnything()) {
+  if (!decidesAnything(plan)) {
     result.reason = "no argument to specialize";
     return result;
   }
   GRAPH_DUMP("Before specializing ahead of time " + plan.describe(*graph), graph);
-  auto candidate = graph->copy();
   std::string problem;
+  std::shared_ptr<Graph> candidate;
   try {
-    size_t strict_checks = 0;
-    Block* fast = nullptr;
+    const std::vector<StockCheck> checks = stockChecks(*graph, plan, options.input_names);
+    auto fast = graph->copy();
+    specializeBody(*fast, plan);
+    result.cleanup = cleanupGraph(fast, options.cleanup_max_rounds);
+    result.residual_checks = countResidualChecks(*fast, fast->block(), plan);
+    GRAPH_DEBUG("Checks left on specialized inputs: ", result.residual_checks);
     if (options.strict) {
-      fast = candidate->block();
-      refineFastPath(*candidate, fast, plan);
-      strict_checks = insertStrictChecks(*candidate, plan, options.function_name, options.input_names);
+      candidate = fast;
+      insertStrictChecks(*candidate, checks, options.function_name, options.input_names);
     } else {
-      fast = versionGraphStock(*candidate, plan, options.input_names);
-      refineFastPath(*candidate, fast, plan);
+      // The original body cleaned up too, as the runtime pass leaves its
+      // fallback (no branch folded there: nothing is decided in it).
+      candidate = graph->copy();
+      cleanupGraph(candidate, options.cleanup_max_rounds);
+      versionGraphStock(*candidate, *fast, checks);
     }
-    result.cleanup = cleanupGraph(candidate, options.cleanup_max_rounds);
-    // In strict mode the fast path is the whole graph, and each strict check
-    // is an If on a specialized input: not a residual one.
-    size_t residual = countResidualChecks(*candidate, fast, plan);
-    result.residual_checks = residual >= strict_checks ? residual - strict_checks : 0;
     problem = verifyGraph(candidate);
   } catch (const std::exception& e) {
     problem = e.what();

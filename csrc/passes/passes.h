@@ -31,6 +31,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch_optspec/torch_optspec.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -301,77 +302,90 @@ TORCH_OPTSPEC_API DriverResult specializeGraph(
 
 // ---- ahead of time (aot.cpp; ../aot.cpp is torch_optspec::specialize) ------
 //
-// The same plan, refinement and clean-up on a method's graph (calls
+// The same refinement, substitution and clean-up on a method's graph (calls
 // inlined), decided from example values instead of profiles and guarded with
 // stock TorchScript operations only, so the saved module runs without
 // torch_optspec:
-//   planFromExample        (2) the decision from the values one call passes
-//   insertStockChecks      (3) the plan as stock conditions, one per decision:
-//                              THE place a new InputKind gets its check
-//   versionGraphStock      (3) guarded: prim::If(all checks) -> fast path in
-//                              block0, the original body inline in block1
-//   insertStrictChecks     (3) strict: prim::If(check) -> prim::RaiseException
-//                              per check; the fast path is the graph itself
-//   refineFastPath, cleanupGraph, verifyGraph (4, 5) as at run time
-//   specializeGraphAhead   the driver of these, on a copy of the graph
+//   planFromExample      (2) the decision from the values of one call
+//   stockChecks          (3) the plan as stock conditions, one per decision:
+//                            THE place a decision kind gets its check
+//   specializeBody       (4) the decided inputs replaced at the top level:
+//                            refineFastPath for Optional[Tensor]/Tensor inputs,
+//                            substituteValues for the others
+//   cleanupGraph         (5) as at run time
+//   versionGraphStock    (3) guarded: prim::If(all checks, short-circuit) ->
+//                            the specialized body in block0, the original in block1
+//   insertStrictChecks   (3) strict: per check prim::If -> prim::RaiseException;
+//                            the specialized body is the graph itself
+//   specializeGraphAhead the driver of these, on copies of the graph
 
 // One decision per graph input (self included) from the values of one call,
-// `inputs` one per graph input:
-//   Optional[Tensor], example None           -> None
-//   Optional[Tensor], example defined Tensor -> Tensor (presence only: the
-//                                               saved code carries no shapes)
-//   Optional[Tensor], undefined Tensor       -> skip (undefined_tensor)
-//   Optional[Tensor], no use in the graph    -> skip (unused)
-//   any other input                          -> skip (not optional)
-// (The breadth kinds -- values of bool/int inputs, None-ness of Optional[T],
-// dtype/rank of present tensors -- add their cases in decideFromExample,
-// aot.cpp.)
+// `inputs` one per graph input; inputs the graph does not use are skipped:
+//   Optional[Tensor]: None -> None; a defined Tensor -> Tensor (an undefined
+//                     one: skip), with the dtype/rank/device the graph reads
+//   Tensor:           Tensor with the dtype/rank/device the graph reads (skip
+//                     when it reads none)
+//   bool, int:        Value (the example's value)
+//   Optional[bool], Optional[int]: None -> None, else Value
+//   Optional[T], other T: None -> None, else Present
+//   anything else:    skip (floats, strings, lists: not specialized)
 TORCH_OPTSPEC_API SpecializationPlan planFromExample(
     const Graph& graph,
     const std::vector<c10::IValue>& inputs);
 
-// A stock TorchScript condition that one decision of a plan holds.
+// A stock TorchScript condition that (part of) one decision holds.
 struct StockCheck {
   size_t input = 0;      // graph input index
-  Value* ok = nullptr;   // bool, true when the call matches the decision
-  std::string expected;  // what it was specialized for: "None", "a Tensor"
-  std::string otherwise; // what a call failing the check passed: "a Tensor", "None"
-  std::string condition; // the check as source, e.g. "mask is not None"
+  std::string expected;  // what it was specialized for: "None", "a Tensor", "dtype Float", "True"
+  std::string otherwise; // what a call failing it passed: "None", "another dtype", ...
+  std::string condition; // the check as source, e.g. "mask is not None", "mask.dim() == 4"
+  // Inserts the condition at the graph's insertion point and returns it (a
+  // bool, true when the call matches). Only valid where the checks before it
+  // (same input) hold: a property check casts an Optional[Tensor] to Tensor.
+  std::function<Value*(Graph&)> emit;
 };
 
-// Inserts at the graph's insertion point the conditions of `plan`, one per
-// decision, in input order, built from stock operations only:
-//   None    aten::__is__(x, None)
-//   Tensor  aten::__isnot__(x, None)
+// The checks of `plan`, in input order, per input its presence before its
+// value or properties; stock operations only:
+//   None                 aten::__is__(x, None)
+//   Tensor (Optional)    aten::__isnot__(x, None)
+//     dtype / rank / device of the tensor:
+//                        aten::eq(prim::dtype(t), <int>), aten::eq(aten::dim(t), <int>),
+//                        aten::eq(prim::device(t), <Device>)
+//   Value                aten::eq(x, <value>)  (Optional[int/bool]: after x is not None)
+//   Present              aten::__isnot__(x, None)
 // `names`: the argument name of each graph input, for messages (empty: the
 // debug names without their numeric suffix).
-TORCH_OPTSPEC_API std::vector<StockCheck> insertStockChecks(
-    Graph& graph,
+TORCH_OPTSPEC_API std::vector<StockCheck> stockChecks(
+    const Graph& graph,
     const SpecializationPlan& plan,
     const std::vector<std::string>& names = {});
 
-// Guarded: turns the graph into
-//   <checks>; %ok = <all of them, short-circuit prim::If chain>
-//   %outs = prim::If(%ok)
-//     block0: <copy of the body>   (returned, to be refined)
-//     block1: <the original body>
-// Returns the fast block; `checks` (if given) receives the checks.
-TORCH_OPTSPEC_API Block* versionGraphStock(
-    Graph& graph,
-    const SpecializationPlan& plan,
-    const std::vector<std::string>& names = {},
-    std::vector<StockCheck>* checks = nullptr);
+// Replaces the decided inputs in the whole graph: None -> a None constant,
+// Value -> its constant, Present / Optional Tensor -> a refined value, and
+// folds the tensor properties the plan fixes. Valid where the checks hold.
+TORCH_OPTSPEC_API void specializeBody(Graph& graph, const SpecializationPlan& plan);
 
-// Strict: prepends, for each check,
+// Guarded: turns `graph` into
+//   %ok = <the checks, short-circuit prim::If chain (each check computed
+//          only when the ones before it hold)>
+//   %outs = prim::If(%ok)
+//     block0: <the body of `fast`, a specialized copy of `graph` (same inputs)>
+//     block1: <the original body>
+TORCH_OPTSPEC_API void versionGraphStock(
+    Graph& graph,
+    Graph& fast,
+    const std::vector<StockCheck>& checks);
+
+// Strict: prepends, per check,
 //   prim::If(%ok) block0: () block1: prim::RaiseException("<function>():
 //   argument '<name>' was specialized for <expected>, but this call passed
 //   <otherwise> ...", "builtins.RuntimeError")
-// Call after refineFastPath(graph, graph.block(), plan): the checks read the
-// graph inputs themselves, the refined body what refine put at its start.
-// Returns the number of checks.
-TORCH_OPTSPEC_API size_t insertStrictChecks(
+// (what `raise RuntimeError(...)` compiles to; Python sees torch.jit.Error).
+// Call on the specialized body: the checks read the graph inputs themselves.
+TORCH_OPTSPEC_API void insertStrictChecks(
     Graph& graph,
-    const SpecializationPlan& plan,
+    const std::vector<StockCheck>& checks,
     const std::string& function_name,
     const std::vector<std::string>& names = {});
 
@@ -382,12 +396,13 @@ struct AheadOptions {
   int cleanup_max_rounds = 32;
 };
 
-// Guarded (versionGraphStock) or strict (refine, then insertStrictChecks),
-// refined, cleaned up and verified, on a copy swapped in only when it
-// verifies; Specialized / NothingToDo (nothing in the plan) / Rejected (with
-// the reason; the graph is left as it was). No torch_optspec operator in the
-// result. residual_checks counts what is left on specialized inputs in the
-// fast path, the strict checks themselves excluded.
+// The specialized body (a copy: specializeBody, cleanupGraph), then guarded
+// (versionGraphStock on another, cleaned-up copy) or strict
+// (insertStrictChecks on it);
+// verified and swapped in only then. Specialized / NothingToDo (nothing
+// decided) / Rejected (with the reason; the graph is left as it was). No
+// torch_optspec operator in the result. residual_checks counts the checks on
+// specialized inputs left in the specialized body (before the checks).
 TORCH_OPTSPEC_API DriverResult specializeGraphAhead(
     std::shared_ptr<Graph>& graph,
     const SpecializationPlan& plan,

@@ -76,6 +76,7 @@ py::dict reportDict(const tos::SpecializeReport& r) {
     d["type"] = a.type;
     d["decision"] = a.decision;
     d["reason"] = a.reason;
+    d["specialized_for"] = a.specialized_for;
     d["check"] = a.check;
     arguments.append(d);
   }

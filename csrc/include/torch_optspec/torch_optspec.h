@@ -153,11 +153,12 @@ struct SpecializeOptions {
 // What specialize() baked in, one entry per argument of the method (self
 // first).
 struct SpecializedArgument {
-  std::string name;     // the argument's name
-  std::string type;     // its declared type, e.g. "Optional[Tensor]"
-  std::string decision; // "none", "tensor", or "skip"
-  std::string reason;   // when skipped: "-" (nothing to specialize), "unused", "undefined_tensor"
-  std::string check;    // the stock condition checked, e.g. "mask is not None"; empty when skipped
+  std::string name;            // the argument's name
+  std::string type;            // its declared type, e.g. "Optional[Tensor]"
+  std::string decision;        // "none", "tensor", "value", "present", or "skip"
+  std::string reason;          // when skipped: "-" (nothing to specialize), "unused", "undefined_tensor"
+  std::string specialized_for; // e.g. "None", "a Tensor", "a Tensor (dim 4)", "True", "3"
+  std::string check;           // the stock conditions checked, e.g. "mask is not None"
 };
 
 struct TORCH_OPTSPEC_API SpecializeReport {
@@ -177,8 +178,10 @@ struct TORCH_OPTSPEC_API SpecializeReport {
 // method (`options.method`, with the methods it calls inlined) is specialized
 // for the arguments of `example_inputs` -- one value per argument after self,
 // trailing arguments with defaults may be left out -- decided from the values
-// (an example None -> None, a present Tensor -> Tensor), cleaned up like the
-// runtime pass does, and guarded with stock TorchScript operations only:
+// (an Optional given None -> None, a present Tensor -> Tensor with the
+// dtype/rank/device the method reads, a bool/int -> its value, another
+// Optional given a value -> not None), cleaned up like the runtime pass does,
+// and guarded with stock TorchScript operations only:
 // torch::jit::save writes a model that runs specialized in any LibTorch, with
 // or without this library. Throws c10::Error for examples that do not fit the
 // method's schema, and when the specialized graph does not verify. `report`,
