@@ -175,8 +175,12 @@ def compile_jit(model: nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.freeze(torch.jit.script(model))
 
 
-def warm_jit(fn, args, with_pass: bool, calls: int = 3):
-    """Profile and optimize under the given pass state; return the plan's summary."""
+def warm_jit(fn, args, with_pass: bool, calls: int = 7):
+    """Profile and optimize under the given pass state; return the plan's
+    summary. Seven calls and one more: the profiling run, the plan, three calls
+    a value site learns bool/int values on, the value-specialized plan's own
+    profiling run and its optimization (an outlined fast path's profiling run
+    and optimization fit in the same calls)."""
     with torch_optspec.enabled(with_pass):
         for _ in range(calls):
             fn(*args)
@@ -280,10 +284,12 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
     }
 
 
-def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 3) -> dict:
-    """Seconds for the first `calls` calls of a freshly frozen module (profiling
-    run, optimization, first optimized run), with and without the pass; the
-    variants alternate, medians over `repeats` fresh copies."""
+def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 8) -> dict:
+    """Seconds for the first `calls` calls of a freshly frozen module, with
+    and without the pass; the variants alternate, medians over `repeats`
+    fresh copies. Eight calls: the profiling run, the optimization, and, with
+    the pass, the value site's learning calls and the value-specialized
+    plan's own profiling run and optimization (the second compilation)."""
     case = to_device(make_case(), DEVICE)
     set_fuser(case.fuser)
     scripted = torch.jit.script(case.eager)

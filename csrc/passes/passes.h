@@ -240,12 +240,25 @@ TORCH_OPTSPEC_API void substituteValues(Graph& graph, const LearnedValues& learn
 
 // Stage: wraps `graph` behind a new value site over `candidates`, with
 // `original` (the graph before this optimization) as the marked fallback.
-// `learn_calls` calls are watched before freezing. Returns the site id.
+// `learn_calls` calls are watched before freezing. With `outline_current`
+// the current body becomes a function too (for top-level-only fusers).
+// Returns the site id.
 TORCH_OPTSPEC_API int64_t insertValueSite(
     Graph& graph,
     const Graph& original,
     const std::vector<ValueCandidate>& candidates,
-    int64_t learn_calls);
+    int64_t learn_calls,
+    bool outline_current = false);
+
+// What a value site watches and what it saw, for explain() and tests.
+struct ValueSiteInfo {
+  bool exists = false;
+  std::string state; // "learning", "frozen", "disabled"
+  int64_t observed = 0;
+  std::vector<size_t> inputs;  // graph input per candidate
+  std::vector<bool> varying;   // per candidate (after freezing)
+};
+TORCH_OPTSPEC_API ValueSiteInfo valueSiteInfo(int64_t site);
 
 void registerValueOperators();
 
@@ -424,6 +437,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   cleanup [max_rounds=N]
 //   outline
 //   postfusion
+//   value_site [learn_calls=N]    over valueCandidates(graph)
 //   specialize <pattern> [outline]   the driver
 //   verify
 // and, for any stage, group=<kind>;<op1>,<op2>,... first moves the first node

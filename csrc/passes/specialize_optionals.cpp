@@ -96,8 +96,14 @@ struct OptionalSpecializer {
         problem = verifyGraph(candidate);
       }
       if (problem.empty() && site) {
+        // With a top-level-only fuser, a body left generic would sit nested
+        // in the site's If: it becomes a function too. Only a body without
+        // FallbackGraph nodes can be (a function's profiling run executes its
+        // graph unoptimized, where those are not converted yet): a versioned
+        // body already keeps its fast path in a function of its own.
         result_.value_site = insertValueSite(
-            *candidate, *graph_, options_.value_site, options_.learn_calls);
+            *candidate, *graph_, options_.value_site, options_.learn_calls,
+            options_.outline && !fast);
         problem = verifyGraph(candidate);
       }
     } catch (const std::exception& e) {

@@ -201,6 +201,24 @@ void registerValueOperators() {
   });
 }
 
+ValueSiteInfo valueSiteInfo(int64_t id) {
+  ValueSiteInfo info;
+  ValueSite* site = siteById(id);
+  if (!site) {
+    return info;
+  }
+  std::lock_guard<std::mutex> lock(site->mutex);
+  info.exists = true;
+  const int state = site->state.load();
+  info.state = state == ValueSite::Learning ? "learning"
+      : state == ValueSite::Frozen          ? "frozen"
+                                            : "disabled";
+  info.observed = site->observed;
+  info.inputs = site->inputs;
+  info.varying = site->varying;
+  return info;
+}
+
 std::vector<ValueCandidate> valueCandidates(const Graph& graph) {
   std::vector<ValueCandidate> out;
   for (size_t i = 0; i < graph.inputs().size(); ++i) {
@@ -296,7 +314,8 @@ int64_t insertValueSite(
     Graph& graph,
     const Graph& original,
     const std::vector<ValueCandidate>& candidates,
-    int64_t learn_calls) {
+    int64_t learn_calls,
+    bool outline_current) {
   TORCH_CHECK(!candidates.empty(), "torch_optspec: a value site needs inputs to watch");
   TORCH_CHECK(learn_calls >= 1, "torch_optspec: learn_calls must be >= 1");
   int64_t id;
@@ -366,6 +385,11 @@ int64_t insertValueSite(
     n->destroy();
   }
   torch::jit::replaceBlockWithFallbackGraph(learned, graph.inputs());
+  if (outline_current) {
+    // A top-level-only fuser (oneDNN Graph) would not see the current plan
+    // nested in block1: it gets a function of its own too.
+    torch::jit::replaceBlockWithFallbackGraph(current, graph.inputs());
+  }
   GRAPH_UPDATE("Inserted value site ", id, " over ", candidates.size(), " inputs: ", *check);
   return id;
 }

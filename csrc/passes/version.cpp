@@ -52,6 +52,22 @@ std::vector<int64_t> intsOr(const Node* node, c10::Symbol attr, size_t n) {
   return node->is(attr);
 }
 
+// A str[] attribute (or the IValue list the IR parser makes), or `n` empty
+// strings when absent.
+std::vector<std::string> stringsOr(const Node* node, c10::Symbol attr, size_t n) {
+  if (!node->hasAttribute(attr)) {
+    return std::vector<std::string>(n);
+  }
+  if (node->kindOf(attr) == torch::jit::AttributeKind::ival) {
+    std::vector<std::string> out;
+    for (const auto& v : node->ival(attr).toListRef()) {
+      out.push_back(v.toStringRef());
+    }
+    return out;
+  }
+  return node->ss(attr);
+}
+
 // What the guard checks of one input.
 struct Expectation {
   bool none = false;
@@ -73,10 +89,7 @@ torch::jit::Operation createGuard(const Node* node) {
       " entries for ", node->inputs().size(), " inputs");
   std::vector<int64_t> dtypes = intsOr(node, kDtypes, n);
   std::vector<int64_t> dims = intsOr(node, kDims, n);
-  std::vector<std::string> devices(n);
-  if (node->hasAttribute(kDevices)) {
-    devices = node->ss(kDevices);
-  }
+  std::vector<std::string> devices = stringsOr(node, kDevices, n);
   TORCH_CHECK(
       dtypes.size() == n && dims.size() == n && devices.size() == n,
       "torch_optspec::check_none_pattern: attributes of different lengths");
@@ -198,10 +211,7 @@ SpecializationPlan planFromGuard(const Graph& graph) {
       "torch_optspec: guard pattern and inputs differ in length");
   const std::vector<int64_t> dtypes = intsOr(guard, kDtypes, pattern.size());
   const std::vector<int64_t> dims = intsOr(guard, kDims, pattern.size());
-  std::vector<std::string> devices(pattern.size());
-  if (guard->hasAttribute(kDevices)) {
-    devices = guard->ss(kDevices);
-  }
+  const std::vector<std::string> devices = stringsOr(guard, kDevices, pattern.size());
   SpecializationPlan plan;
   plan.inputs.resize(graph.inputs().size());
   for (size_t i = 0; i < pattern.size(); ++i) {

@@ -37,6 +37,18 @@ py::dict planDict(
     entry["type"] = i < types.size() ? types[i] : std::string();
     entry["kind"] = tos::kindName(d.kind);
     entry["reason"] = tos::reasonName(d.reason);
+    if (d.kind == tos::InputKind::Value) {
+      entry["value"] = c10::str(d.value);
+    }
+    if (d.dtype) {
+      entry["dtype"] = std::string(c10::toString(*d.dtype));
+    }
+    if (d.dim) {
+      entry["dim"] = *d.dim;
+    }
+    if (d.device) {
+      entry["device"] = d.device->str();
+    }
     inputs.append(entry);
   }
   py::dict out;
@@ -55,6 +67,7 @@ py::list takeResults() {
     d["cleanup_rounds"] = r.cleanup.rounds;
     d["cleanup_hit_round_limit"] = r.cleanup.hit_round_limit;
     d["residual_checks"] = r.residual_checks;
+    d["value_site"] = r.value_site;
     out.append(d);
   }
   return out;
@@ -148,6 +161,16 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // empty, plans): Module::clone gives the copy a new class type.
   m.def("_clone_module", [](const torch::jit::Module& module) { return module.clone(); });
   m.def("_take_results", &takeResults);
+  m.def("_value_site", [](int64_t id) {
+    auto info = tos::valueSiteInfo(id);
+    py::dict d;
+    d["exists"] = info.exists;
+    d["state"] = info.state;
+    d["observed"] = info.observed;
+    d["inputs"] = info.inputs;
+    d["varying"] = std::vector<bool>(info.varying.begin(), info.varying.end());
+    return d;
+  }, "What value site `id` watches and saw (state, observed calls, inputs, varying).");
 
   // ---- ahead of time ----
   m.def(

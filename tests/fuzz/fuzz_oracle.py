@@ -9,9 +9,16 @@
 #
 # Compared per call: the outputs (structure, None-ness, values, dtype, shape,
 # and which outputs are the input tensors themselves), the inputs afterwards
-# (in-place updates the caller must see), whether the call raised, and with
-# grad on, the gradient of x. Without a fuser everything must be bit-exact
-# (NaNs equal); with the NNC or oneDNN fuser values use fp32 tolerances.
+# (in-place updates the caller must see; tuples and lists of tensors leaf by
+# leaf), whether the call raised, and with grad on, the gradient of x. Without
+# a fuser everything must be bit-exact (NaNs equal); with the NNC or oneDNN
+# fuser values use fp32 tolerances. Non-tensor outputs (bool, int, float, str)
+# must be equal.
+#
+# Cases come in two formats (fuzz_gen.py): "roles" + None-patterns (Optional
+# [Tensor] inputs only), and "args" + per-argument value specs (format 2:
+# Optional scalars, tuples and lists, bool/int/float flags, masks of several
+# dtypes and ranks; modules may be called with keywords, HF style).
 #
 # This file is also pasted verbatim into the standalone reproducers written by
 # fuzz_run.py, so it imports only torch, torch_optspec and the standard library.
@@ -49,6 +56,66 @@ def oracle_inputs(case, call_index, pattern):
         t = torch.randn(_SHAPES[role], generator=g)
         args.append(None if is_none else t)
     return args
+
+
+_MASK_SHAPES = {
+    "attn": {2: [3, 3], 3: [2, 3, 3], 4: [2, 1, 3, 3]},
+    "pad": {2: [2, 3], 3: [2, 3, 3], 4: [2, 1, 3, 3]},
+    "feat": {2: [3, 4], 3: [2, 3, 4]},
+}
+_DTYPES = {"bool": torch.bool, "f32": torch.float32, "f64": torch.float64, "i64": torch.int64}
+
+
+def _make_value(arg, spec, g):
+    """The argument value a value spec of a format-2 case stands for (see
+    fuzz_gen.py: None, "T", "<dtype>:<rank>", "KV<p>", "L<n>", or the value)."""
+    kind = arg["kind"]
+    if spec is None:
+        return None
+    if kind == "opt_tensor":
+        return torch.randn(_SHAPES[arg["role"]], generator=g)
+    if kind == "mask":
+        dtype, rank = spec.split(":")
+        shape = _MASK_SHAPES[arg["sub"]][int(rank)]
+        u = torch.rand(shape, generator=g)
+        if arg["sub"] == "feat" or (arg["sub"] == "attn" and dtype in ("f32", "f64")):
+            return torch.randn(shape, generator=g).to(_DTYPES[dtype])   # additive / features
+        # attn: True = masked out (torch.nn); pad: 1 = keep (HF). The first
+        # key is never masked, as in real masks (a fully masked row makes
+        # stock NNC's softmax return NaN where eager does not).
+        hit = u < 0.3 if arg["sub"] == "attn" else u > 0.3
+        hit[..., 0] = arg["sub"] != "attn"
+        return hit.to(_DTYPES[dtype])
+    if kind == "opt_kv":
+        p = int(spec[2:])
+        return (torch.randn(2, p, 4, generator=g), torch.randn(2, p, 4, generator=g))
+    if kind == "opt_list":
+        return [torch.randn(2, 3, 4, generator=g) for _ in range(int(spec[1:]))]
+    return spec   # bool, int, float, str
+
+
+def oracle_call_args(case, call_index, call):
+    """(positional arguments, keyword arguments) of call `call_index`."""
+    if "args" not in case:
+        return oracle_inputs(case, call_index, call), {}
+    g = torch.Generator().manual_seed(case["seed"] % (2**31) * 1000 + call_index)
+    pos = [torch.randn(2, 3, 4, generator=g)]
+    if case["kind"] == "function":
+        pos.append(torch.randn(4, 4, generator=g) * 0.3)
+    kw = {}
+    keywords = case.get("call_style") == "keywords"
+    for arg, spec in zip(case["args"], call):
+        value = _make_value(arg, spec, g)
+        if keywords and "default" in arg:
+            # HF style: pass by name, leave out what equals the default
+            d = arg["default"]
+            if not (value is d or (type(value) is type(d) and value == d)):
+                kw[arg["name"]] = value
+        elif kw:
+            raise AssertionError("a positional argument after keyword ones")
+        else:
+            pos.append(value)
+    return pos, kw
 
 
 def _FuserState(fuser):
@@ -109,27 +176,43 @@ def _diff(a, b, exact):
     return None
 
 
-def _run_once(target, args, case, mode):
-    """Call target on fresh clones of args. Returns a dict with the flattened
-    outputs, the inputs afterwards, the aliasing of outputs to inputs, the
-    error (if it raised) and x's gradient (grad cases)."""
-    inputs = [a.clone() if a is not None else None for a in args]
+def _clone(v):
+    if isinstance(v, torch.Tensor):
+        return v.clone()
+    if isinstance(v, tuple):
+        return tuple(_clone(t) for t in v)
+    if isinstance(v, list):
+        return [_clone(t) for t in v]
+    return v
+
+
+def _run_once(target, args, case, mode, kwargs=None):
+    """Call target on fresh clones of args (and kwargs). Returns a dict with
+    the flattened outputs, the inputs afterwards (flattened: tuples and lists
+    of tensors become their leaves), the aliasing of outputs to input tensors,
+    the error (if it raised) and x's gradient (grad cases)."""
+    inputs = [_clone(a) for a in args]
+    kw = {k: _clone(v) for k, v in (kwargs or {}).items()}
     if case["grad"]:
         inputs[0].requires_grad_(True)
     grad_ctx = torch.enable_grad() if case["grad"] else torch.no_grad()
     def mode_ctx():
         return torch_optspec.enabled(mode) if mode is not None else _Nothing()
 
-    result = {"error": None, "outputs": None, "inputs": inputs, "alias": None, "grad": None}
+    leaves_in = []
+    for a in inputs + list(kw.values()):
+        _flatten(a, leaves_in)
+    result = {"error": None, "outputs": None, "inputs": leaves_in, "alias": None, "grad": None}
+    tensors_in = [a for a in leaves_in if isinstance(a, torch.Tensor)]
     try:
         with grad_ctx, mode_ctx(), warnings.catch_warnings():
             # eager torch.jit.fork/wait warn that they are deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
-            out = target(*inputs)
+            out = target(*inputs, **kw)
         leaves = _flatten(out, [])
         result["outputs"] = leaves
         result["alias"] = [
-            next((i for i, a in enumerate(inputs) if a is not None and v is a), -1)
+            next((i for i, a in enumerate(tensors_in) if v is a), -1)
             if isinstance(v, torch.Tensor) else None
             for v in leaves
         ]
@@ -175,10 +258,12 @@ def _compare(ref, got, exact, label):
             problems.append(f"{label}: output leaf {k}: {d}")
     if ref["alias"] != got["alias"]:
         problems.append(f"{label}: outputs aliasing inputs {got['alias']} vs {ref['alias']}")
+    if len(ref["inputs"]) != len(got["inputs"]):
+        problems.append(f"{label}: arguments after the call: {len(got['inputs'])} leaves vs {len(ref['inputs'])}")
     for k, (a, b) in enumerate(zip(ref["inputs"], got["inputs"])):
         d = _diff(a, b, exact) if (a is not None or b is not None) else None
         if d:
-            problems.append(f"{label}: argument {k} after the call (in-place update): {d}")
+            problems.append(f"{label}: argument leaf {k} after the call (in-place update): {d}")
     if (ref["grad"] is None) != (got["grad"] is None):
         problems.append(f"{label}: x.grad {_describe(got['grad'])} vs {_describe(ref['grad'])}")
     elif ref["grad"] is not None:
@@ -193,45 +278,117 @@ def _stats_flat():
     return {k: v for k, v in s.items() if not isinstance(v, dict)}
 
 
-def oracle_run(path, case=None, stop_at_first=True):
+def _cause(problems):
+    """Who a call's differences point at:
+    "pass"     pass on differs from pass off (and from eager), or the pass ran
+               while disabled: a bug of torch_optspec;
+    "off_only" pass on equals eager, pass off differs from both: a stock bug
+               the specialization happens to avoid;
+    "stock"    pass on equals pass off, both differ from eager: stock
+               TorchScript (or a stock fuser);
+    "unclear"  only on vs eager, each within the fuser tolerance of pass off.
+    """
+    on_off = any(p.startswith("on vs off") for p in problems)
+    on_eager = any(p.startswith("on vs eager") for p in problems)
+    off_eager = any(p.startswith("off vs eager") for p in problems)
+    if any(p.startswith("the pass ran") for p in problems):
+        return "pass"
+    if on_off:
+        return "off_only" if off_eager and not on_eager else "pass"
+    if off_eager:
+        return "stock"
+    return "unclear"
+
+
+LATE_AFTER = 8
+
+
+def _fixed_key(case, call):
+    """The part of a call that stays fixed per pattern (values of arguments
+    that vary per call only count as None / present)."""
+    if "args" not in case:
+        return tuple(call)
+    return tuple(repr(v) if a.get("vary") != "call" else v is None
+                 for a, v in zip(case["args"], call))
+
+
+def oracle_run(path, case=None, stop_at_first=True, trace=False):
     """Run the case file at `path` (its CASE dict unless `case` is given).
 
     Returns {"calls", "patterns", "specialized", "graphs_specialized",
-    "rejected", "raised", "mismatches": [...], "first_bad_call"}.
+    "rejected", "raised", "mismatches": [...], "first_bad_call", "cause",
+    "stats", "spec_late"}. Each mismatch has the call, its pattern, the
+    problems and their cause (_cause). A mismatch of stock TorchScript ("stock",
+    "off_only") does not stop the run (a later call may still show one of the
+    pass); with stop_at_first the run stops at the first other one.
+    first_bad_call is that call if there is one, else the first stock one;
+    cause is "pass" or "unclear" if any call had such a mismatch, else the
+    cause of the first stock one (or None).
+    stats: the changes of torch_optspec.stats() over the pass-on calls.
+    trace: print each call, what it changed in stats() and its differences.
+    spec_late: graphs specialized during calls whose fixed part (_fixed_key)
+    had already been seen LATE_AFTER times: a sign of specializing values that
+    vary per call (format-2 cases with such values end with 8 calls of their
+    first pattern).
     """
     if case is None:
         case = oracle_import(path, "case").CASE
     exact = case["fuser"] == "none"
     report = {
-        "seed": case["seed"], "calls": 0, "patterns": len({tuple(p) for p in case["calls"]}),
+        "seed": case["seed"], "calls": 0, "patterns": len({_fixed_key(case, p) for p in case["calls"]}),
         "specialized": False, "graphs_specialized": 0, "rejected": 0, "raised": 0,
-        "mismatches": [], "first_bad_call": None,
+        "mismatches": [], "first_bad_call": None, "cause": None, "stats": {}, "spec_late": 0,
     }
+    seen = {}
+    first_stock = None
     with _FuserState(case["fuser"]):
         on, off, eager = oracle_targets(path, case)
         for k, pattern in enumerate(case["calls"]):
-            args = oracle_inputs(case, k, pattern)
+            args, kwargs = oracle_call_args(case, k, pattern)
             before = _stats_flat()
-            r_on = _run_once(on, args, case, True)
+            r_on = _run_once(on, args, case, True, kwargs)
             middle = _stats_flat()
-            r_off = _run_once(off, args, case, False)
+            r_off = _run_once(off, args, case, False, kwargs)
             after = _stats_flat()
-            r_eager = _run_once(eager, args, case, None)
+            r_eager = _run_once(eager, args, case, None, kwargs)
             report["calls"] += 1
             report["raised"] += r_eager["error"] is not None
-            report["graphs_specialized"] += middle["graphs_specialized"] - before["graphs_specialized"]
+            spec = middle["graphs_specialized"] - before["graphs_specialized"]
+            report["graphs_specialized"] += spec
             report["rejected"] += middle["graphs_rejected"] - before["graphs_rejected"]
+            for name in middle:
+                delta = middle[name] - before.get(name, 0)
+                if delta:
+                    report["stats"][name] = report["stats"].get(name, 0) + delta
+            key = _fixed_key(case, pattern)
+            if seen.get(key, 0) >= LATE_AFTER:
+                report["spec_late"] += spec
+            seen[key] = seen.get(key, 0) + 1
             problems = _compare(r_off, r_on, exact, "on vs off")
             problems += _compare(r_eager, r_on, exact, "on vs eager")
             problems += _compare(r_eager, r_off, exact, "off vs eager")
             if after != middle:
                 problems.append(f"the pass ran while disabled: stats {middle} -> {after}")
+            if trace:
+                print(f"call {k} {pattern}: stats {dict((n, middle[n] - before.get(n, 0)) for n in middle if middle[n] != before.get(n, 0))}"
+                      + (f" raised {r_eager['error']!r}" if r_eager["error"] else ""))
+                for p in problems:
+                    print("   ", p)
             if problems:
-                report["mismatches"].append({"call": k, "pattern": pattern, "problems": problems})
+                cause = _cause(problems)
+                report["mismatches"].append({"call": k, "pattern": pattern, "problems": problems,
+                                             "cause": cause})
+                if cause in ("stock", "off_only"):
+                    if first_stock is None:
+                        first_stock = (k, cause)
+                    continue
                 if report["first_bad_call"] is None:
                     report["first_bad_call"] = k
+                    report["cause"] = cause
                 if stop_at_first:
                     break
+    if report["first_bad_call"] is None and first_stock is not None:
+        report["first_bad_call"], report["cause"] = first_stock
     report["specialized"] = report["graphs_specialized"] > 0
     return report
 # ---- end of oracle ----
@@ -239,10 +396,11 @@ def oracle_run(path, case=None, stop_at_first=True):
 
 def report_main(path) -> int:
     """Run the case in `path`, print the differences, return the exit code
-    (1 while it fails). The `__main__` of committed regressions."""
-    report = oracle_run(path)
+    (1 while it fails). The `__main__` of committed regressions; with
+    --trace on the command line, every call and its stats() changes."""
+    report = oracle_run(path, trace="--trace" in sys.argv[1:])
     for m in report["mismatches"]:
-        print(f"call {m['call']} pattern {m['pattern']}:")
+        print(f"call {m['call']} pattern {m['pattern']} ({m['cause']}):")
         for p in m["problems"]:
             print("   ", p)
     print("MISMATCH" if report["mismatches"] else "OK", {
