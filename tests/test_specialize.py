@@ -388,28 +388,43 @@ def test_independent_of_the_runtime_switch_and_counters():
             torch.testing.assert_close(s(x, arg), ExampleModule(1024, 16)(x, arg))
 
 
-def test_bert_port_specialized_matches_eager():
-    from bench.models.bert import BertConfigLite, BertModel, make_inputs, random_weights
+def model_ifs(graph) -> int:
+    """prim::If anywhere in `graph` other than strict checks (a raise in block1)."""
+    return sum(1 for n in graph.findAllNodes("prim::If", True)
+               if not any(m.kind() == "prim::RaiseException" for m in list(n.blocks())[1].nodes()))
+
+
+def test_bert_port_specialized_matches_eager_and_the_frozen_twin():
+    from bench.models.bert import (BertConfigLite, BertModel, SpecializedBertModel, make_inputs,
+                                   random_weights)
 
     config = BertConfigLite(vocab_size=64, hidden_size=32, num_hidden_layers=2,
                             num_attention_heads=4, intermediate_size=64, max_position_embeddings=16)
     eager = random_weights(BertModel(config)).eval()
     inputs = make_inputs(2, 8, config.vocab_size)
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    m = script(eager)
     with torch.no_grad():
-        for strict in (False, True):
-            for args in ((ids, mask), (ids,)):
-                s = torch_optspec.specialize(m, *args, strict=strict)
-                r = s.optspec_report
-                assert r.specialized and r.residual_checks == 0, str(r)
-                expected = eager(*args)
-                for _ in range(3):
-                    got = s(*args)
-                torch.testing.assert_close(got, expected)
-                if strict:  # no model branch left at the top level
-                    checks = [n for n in s.graph.nodes() if n.kind() == "prim::If"]
-                    assert len(checks) == len(r.specialized_arguments()), s.graph
+        for args in ((ids, mask), (ids,)):
+            expected = eager(*args)
+            twin = SpecializedBertModel(config, use_mask=len(args) == 2)
+            twin.load_state_dict(eager.state_dict())
+            frozen_twin = torch.jit.freeze(script(twin.eval()))
+            assert model_ifs(frozen_twin.graph) == 0
+            for frozen in (False, True):
+                m = script(eager)
+                if frozen:
+                    m = torch.jit.freeze(m)
+                for strict in (False, True):
+                    s = torch_optspec.specialize(m, *args, strict=strict)
+                    r = s.optspec_report
+                    assert r.specialized and r.residual_checks == 0, str(r)
+                    for _ in range(3):
+                        got = s(*args)
+                    torch.testing.assert_close(got, expected)
+                    if strict and frozen:
+                        # Like the frozen twin, no branch of the model left
+                        # (not frozen, the module's own flags stay attributes).
+                        assert model_ifs(s.graph) == 0, s.graph
 
 
 @pytest.fixture(autouse=True)
