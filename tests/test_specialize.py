@@ -613,3 +613,25 @@ def test_dtype_of_a_plain_tensor():
     ints = torch.ones(4, dtype=torch.int64)
     torch.testing.assert_close(guarded(ints), ints + 1)
     torch.testing.assert_close(guarded(x), torch.relu(x * 2.0))
+
+
+class DeviceRead(torch.nn.Module):
+    def forward(self, x: torch.Tensor, scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = x + torch.ones(3, device=x.device)
+        if scale is not None:
+            y = y * scale.to(x.device)
+        return y
+
+
+def test_device_check_round_trips():
+    m = script(DeviceRead())
+    x = torch.randn(3)
+    s = torch_optspec.specialize(m, x, strict=True)
+    assert s.optspec_report.specialized_arguments() == {"x": "a Tensor (device cpu)", "scale": "None"}
+    assert "prim::device" in str(s.graph) and "aten::eq" in str(s.graph)
+    buf = io.BytesIO()
+    torch.jit.save(s, buf)
+    buf.seek(0)
+    loaded = torch.jit.load(buf)
+    torch.testing.assert_close(loaded(x), x + 1)
+    assert_no_torch_optspec_op(loaded)
