@@ -635,3 +635,43 @@ def test_device_check_round_trips():
     loaded = torch.jit.load(buf)
     torch.testing.assert_close(loaded(x), x + 1)
     assert_no_torch_optspec_op(loaded)
+
+
+# ------------------------------------------------------- the graph stage ---
+
+IR = """
+graph(%x : Tensor, %mask : Tensor?):
+  %none : NoneType = prim::Constant()
+  %one : int = prim::Constant[value=1]()
+  %c : bool = aten::__isnot__(%mask, %none)
+  %y : Tensor = prim::If(%c)
+    block0():
+      %m : Tensor = prim::unchecked_cast(%mask)
+      %s : Tensor = aten::add(%x, %m, %one)
+      -> (%s)
+    block1():
+      -> (%x)
+  %r : Tensor = aten::relu(%y)
+  return (%r)
+"""
+
+
+def test_graph_stage_guarded_and_strict():
+    from torch.testing import FileCheck
+
+    g, outcome, reason = torch_optspec._C._specialize_ahead_with_pattern(
+        torch._C.parse_ir(IR), ["", "tensor"], False)
+    assert outcome == "specialized", reason
+    # The check, then the versioning If: block0 straight-line, block1 the original.
+    FileCheck().check("aten::__isnot__(%mask").check("prim::If").check("prim::unchecked_cast") \
+        .check_not("prim::If").check("aten::add").check("block1").check("aten::__isnot__") \
+        .check("prim::If").run(str(g))
+    g, outcome, _ = torch_optspec._C._specialize_ahead_with_pattern(
+        torch._C.parse_ir(IR), ["", "none"], True)
+    assert outcome == "specialized"
+    FileCheck().check("aten::__is__(%mask").check("prim::RaiseException").check_not("aten::add") \
+        .check_not("prim::If").check("aten::relu(%x)").run(str(g))
+    g, outcome, _ = torch_optspec._C._specialize_ahead_with_pattern(
+        torch._C.parse_ir(IR), ["", ""], True)
+    assert outcome == "nothing_to_do"
+    assert "torch_optspec" not in str(g)
