@@ -857,7 +857,7 @@ class _KindsGen(_Gen):
             # a loop around another statement; not where n is an Optional
             # refined outside the loop: stock TorchScript loses a refined
             # Optional scalar used in a loop that is refined again later
-            # (tests/fuzz/upstream/optional_refined_in_loop_repro.py)
+            # (tests/fuzz/upstream/loop_body_value_lost_repro.py)
             use = ([f"for _ in range({n}):"] + _indent(self.statement(top=False)) if top and plain
                    else [f"y = y - 0.1 * {n}"])
         if plain:
@@ -950,7 +950,7 @@ class _KindsGen(_Gen):
         # No `for` over the Optional list itself: stock TorchScript 2.13 fails
         # (isList() INTERNAL ASSERT) when such a loop in `if h is not None:` is
         # followed by another refinement of h
-        # (tests/fuzz/upstream/optional_refined_in_loop_repro.py).
+        # (tests/fuzz/upstream/loop_body_value_lost_repro.py).
         if k < 0.55 and not self.grad:
             return [f"if {h} is not None and len({h}) > 0:", f"    {h}[0].add_(0.25)"]
         return [f"if {h} is not None:"] + _indent(r.choice(uses[1:3]))

@@ -406,3 +406,10 @@ def report_main(path) -> int:
     print("MISMATCH" if report["mismatches"] else "OK", {
         k: report[k] for k in ("calls", "patterns", "graphs_specialized", "rejected")})
     return 1 if report["mismatches"] else 0
+
+
+if __name__ == "__main__" and "CASE" not in globals():
+    # python tests/fuzz/fuzz_oracle.py <case file> [--trace]  (a file from
+    # `python tests/fuzz/fuzz_gen.py <seed> <kinds> > case.py`); a reproducer
+    # carries this file with its own __main__ and CASE, and skips this one.
+    sys.exit(report_main(sys.argv[1]))
