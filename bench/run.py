@@ -9,6 +9,8 @@ and measures them interleaved in one process:
   stock      torch.jit.script + torch.jit.freeze, plans compiled with the pass off
   optspec    the same, plans compiled with torch_optspec on
   twin       the hand-specialized model (Final[bool] flags / no Optional), scripted + frozen
+  aot        BERT rows: torch_optspec.specialize(frozen, *inputs), run with the pass off
+  aot_strict the same with strict=True (the specialized code at the top level)
   compile    torch.compile(eager) (outside reference; --no-compile skips it)
 
 Timing: torch.utils.benchmark.Timer blocks of n calls, variants in rotating
@@ -43,7 +45,7 @@ from torch_optspec.census import summarize_graph
 
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
 from .models.blocks import AttentionBlock, EncoderWithMask, EncoderWithoutMask, SpecializedAttentionBlock
-from .render import JIT_VARIANTS, render, render_dir, targets
+from .render import AOT_VARIANTS, JIT_VARIANTS, render, render_dir, targets
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 COMPILE_ROWS = {"bert L2 h768 b1 s128 mask=yes", "bert L2 h768 b1 s128 mask=None",
@@ -238,6 +240,19 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
                 variants[name] = (compiled, args)
             except RuntimeError as e:
                 failures[name] = str(e).splitlines()[0]
+        if case.family == "bert":  # ahead of time: torch_optspec.specialize, then the pass off
+            for name, strict in (("aot", False), ("aot_strict", True)):
+                try:
+                    compiled = torch_optspec.specialize(compile_jit(case.eager), *case.args,
+                                                        strict=strict)
+                    plans[name] = warm_jit(compiled, case.args, False)
+                    if strict:  # the census counts each strict check as a model prim::If
+                        checks = sum(len(a.check.split(" and ")) for a in
+                                     compiled.optspec_report.arguments if a.check)
+                        plans[name].prim_if -= checks
+                    variants[name] = (compiled, case.args)
+                except RuntimeError as e:
+                    failures[name] = str(e).splitlines()[0]
         compile_s = None
         if with_compile:
             compiled = torch.compile(case.eager)
@@ -277,6 +292,9 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
         "ratio_optspec_vs_twin": paired("optspec", "twin"),
         "ratio_twin_vs_stock": paired("twin", "stock"),
         "ratio_compile_vs_stock": paired("compile", "stock"),
+        "ratio_aot_vs_twin": paired("aot", "twin"),
+        "ratio_aot_strict_vs_twin": paired("aot_strict", "twin"),
+        "aot_plans": {k: plans[k].as_dict() for k in AOT_VARIANTS if k in plans},
         "failures": failures,
         "compile_first_call_s": compile_s,
         "plans": {k: (plans[k].as_dict() if k in plans else None) for k in JIT_VARIANTS},
@@ -384,6 +402,9 @@ def main(argv=None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="re-write latest.md and latest.png from OUT/latest.json, run nothing")
     parser.add_argument("--out", default=RESULTS, help="results directory (default bench/results)")
+    parser.add_argument("--only", metavar="SUBSTRING",
+                        help="run only the rows whose name contains SUBSTRING (and none of the "
+                             "first-call, guard-overhead and NNC sections)")
     args = parser.parse_args(argv)
     if args.render_only:
         render_dir(args.out)
@@ -400,6 +421,8 @@ def main(argv=None) -> int:
     results = {"mode": "quick" if args.quick else "full", "machine": machine_info(), "cases": []}
     for make in configs(args.quick):
         case = to_device(make(), DEVICE)
+        if args.only and args.only not in case.name:
+            continue
         print(f"[{time.perf_counter() - t_start:6.0f}s] {case.name}", flush=True)
         # torch.compile costs tens of seconds per shape on 2 cores: reference
         # rows only (full mode), on the smallest config of each model family.
@@ -408,7 +431,12 @@ def main(argv=None) -> int:
         c = results["cases"][-1]
         print(f"         optspec/stock {fmt_ratio(c['ratio_optspec_vs_stock'])} optspec/twin "
               f"{fmt_ratio(c['ratio_optspec_vs_twin'])}"
-              + (f" failures {c['failures']}" if c["failures"] else ""), flush=True)
+              + (f" failures {c['failures']}" if c["failures"] else "")
+              + (f" aot/twin {fmt_ratio(c['ratio_aot_vs_twin'])} aot_strict/twin "
+                 f"{fmt_ratio(c['ratio_aot_strict_vs_twin'])}" if c["aot_plans"] else ""), flush=True)
+    if args.only:
+        results.update(first_call=[], guard_overhead=[], nnc=[], only=args.only)
+        return finish(results, args.out, t_start)
     print(f"[{time.perf_counter() - t_start:6.0f}s] first-call latency", flush=True)
     fc = [lambda: attention_case(1, 128, True)]
     if not args.quick:
@@ -419,14 +447,18 @@ def main(argv=None) -> int:
                                                number=5000 if args.quick else 20000)
     print(f"[{time.perf_counter() - t_start:6.0f}s] NNC counts", flush=True)
     results["nnc"] = nnc_counts()
+    return finish(results, args.out, t_start)
+
+
+def finish(results: dict, out: str, t_start: float) -> int:
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["wall_s"] = time.perf_counter() - t_start
     results["targets"] = targets(results)
-    with open(os.path.join(args.out, "latest.json"), "w") as f:
+    with open(os.path.join(out, "latest.json"), "w") as f:
         json.dump(results, f, indent=1, default=str)
-    render(results, args.out)
+    render(results, out)
     print("\n".join(results["targets"]))
-    print(f"wrote {args.out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
+    print(f"wrote {out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
     return 0
 
 

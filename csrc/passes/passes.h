@@ -31,6 +31,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch_optspec/torch_optspec.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -312,6 +313,114 @@ TORCH_OPTSPEC_API DriverResult specializeGraph(
     std::shared_ptr<Graph>& graph,
     const SpecializationPlan& plan,
     const DriverOptions& options);
+
+// ---- ahead of time (aot.cpp; ../aot.cpp is torch_optspec::specialize) ------
+//
+// The same refinement, substitution and clean-up on a method's graph (calls
+// inlined), decided from example values instead of profiles and guarded with
+// stock TorchScript operations only, so the saved module runs without
+// torch_optspec:
+//   planFromExample      (2) the decision from the values of one call
+//   stockChecks          (3) the plan as stock conditions, one per decision:
+//                            THE place a decision kind gets its check
+//   specializeBody       (4) the decided inputs replaced at the top level:
+//                            refineFastPath for Optional[Tensor]/Tensor inputs,
+//                            substituteValues for the others
+//   cleanupGraph         (5) as at run time
+//   versionGraphStock    (3) guarded: prim::If(all checks, short-circuit) ->
+//                            the specialized body in block0, the original in block1
+//   insertStrictChecks   (3) strict: per check prim::If -> prim::RaiseException;
+//                            the specialized body is the graph itself
+//   specializeGraphAhead the driver of these, on copies of the graph
+
+// One decision per graph input (self included) from the values of one call,
+// `inputs` one per graph input; inputs the graph does not use are skipped:
+//   Optional[Tensor]: None -> None; a defined Tensor -> Tensor (an undefined
+//                     one: skip), with the dtype/rank/device the graph reads
+//   Tensor:           Tensor with the dtype/rank/device the graph reads (skip
+//                     when it reads none)
+//   bool, int:        Value (the example's value)
+//   Optional[bool], Optional[int]: None -> None, else Value
+//   Optional[T], other T: None -> None, else Present
+//   anything else:    skip (floats, strings, lists: not specialized)
+TORCH_OPTSPEC_API SpecializationPlan planFromExample(
+    const Graph& graph,
+    const std::vector<c10::IValue>& inputs);
+
+// A stock TorchScript condition that (part of) one decision holds.
+struct StockCheck {
+  size_t input = 0;      // graph input index
+  std::string expected;  // what it was specialized for: "None", "a Tensor", "dtype Float", "True"
+  std::string otherwise; // what a call failing it passed: "None", "another dtype", ...
+  std::string condition; // the check as source, e.g. "mask is not None", "mask.dim() == 4"
+  // Inserts the condition at the graph's insertion point and returns it (a
+  // bool, true when the call matches). Only valid where the checks before it
+  // (same input) hold: a property check casts an Optional[Tensor] to Tensor.
+  std::function<Value*(Graph&)> emit;
+};
+
+// The checks of `plan`, in input order, per input its presence before its
+// value or properties; stock operations only:
+//   None                 aten::__is__(x, None)
+//   Tensor (Optional)    aten::__isnot__(x, None)
+//     dtype / rank / device of the tensor:
+//                        aten::eq(prim::dtype(t), <int>), aten::eq(aten::dim(t), <int>),
+//                        aten::eq(prim::device(t), <Device>)
+//   Value                aten::eq(x, <value>)  (Optional[int/bool]: after x is not None)
+//   Present              aten::__isnot__(x, None)
+// `names`: the argument name of each graph input, for messages (empty: the
+// debug names without their numeric suffix).
+TORCH_OPTSPEC_API std::vector<StockCheck> stockChecks(
+    const Graph& graph,
+    const SpecializationPlan& plan,
+    const std::vector<std::string>& names = {});
+
+// Replaces the decided inputs in the whole graph: None -> a None constant,
+// Value -> its constant, Present / Optional Tensor -> a refined value, and
+// folds the tensor properties the plan fixes. Valid where the checks hold.
+TORCH_OPTSPEC_API void specializeBody(Graph& graph, const SpecializationPlan& plan);
+
+// Guarded: turns `graph` into
+//   %ok = <the checks, short-circuit prim::If chain (each check computed
+//          only when the ones before it hold)>
+//   %outs = prim::If(%ok)
+//     block0: <the body of `fast`, a specialized copy of `graph` (same inputs)>
+//     block1: <the original body>
+TORCH_OPTSPEC_API void versionGraphStock(
+    Graph& graph,
+    Graph& fast,
+    const std::vector<StockCheck>& checks);
+
+// Strict: prepends, per check,
+//   prim::If(%ok) block0: () block1: prim::RaiseException("<function>():
+//   argument '<name>' was specialized for <expected>, but this call passed
+//   <otherwise> ...", "builtins.RuntimeError")
+// (what `raise RuntimeError(...)` compiles to; Python sees torch.jit.Error).
+// Call on the specialized body: the checks read the graph inputs themselves.
+TORCH_OPTSPEC_API void insertStrictChecks(
+    Graph& graph,
+    const std::vector<StockCheck>& checks,
+    const std::string& function_name,
+    const std::vector<std::string>& names = {});
+
+struct AheadOptions {
+  bool strict = false;
+  std::string function_name = "forward"; // for messages
+  std::vector<std::string> input_names;  // per graph input; empty: debug names
+  int cleanup_max_rounds = 32;
+};
+
+// The specialized body (a copy: specializeBody, cleanupGraph), then guarded
+// (versionGraphStock on another, cleaned-up copy) or strict
+// (insertStrictChecks on it);
+// verified and swapped in only then. Specialized / NothingToDo (nothing
+// decided) / Rejected (with the reason; the graph is left as it was). No
+// torch_optspec operator in the result. residual_checks counts the checks on
+// specialized inputs left in the specialized body (before the checks).
+TORCH_OPTSPEC_API DriverResult specializeGraphAhead(
+    std::shared_ptr<Graph>& graph,
+    const SpecializationPlan& plan,
+    const AheadOptions& options);
 
 // ---- plans (../plans.cpp) ---------------------------------------------------
 

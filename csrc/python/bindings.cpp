@@ -81,6 +81,47 @@ std::vector<std::string> graphInputNames(const torch::jit::Graph& g) {
   return names;
 }
 
+py::dict reportDict(const tos::SpecializeReport& r) {
+  py::list arguments;
+  for (const auto& a : r.arguments) {
+    py::dict d;
+    d["name"] = a.name;
+    d["type"] = a.type;
+    d["decision"] = a.decision;
+    d["reason"] = a.reason;
+    d["specialized_for"] = a.specialized_for;
+    d["check"] = a.check;
+    arguments.append(d);
+  }
+  py::dict out;
+  out["method"] = r.method;
+  out["strict"] = r.strict;
+  out["specialized"] = r.specialized;
+  out["reason"] = r.reason;
+  out["arguments"] = arguments;
+  out["cleanup_rounds"] = r.cleanup_rounds;
+  out["residual_checks"] = r.residual_checks;
+  out["text"] = r.describe();
+  return out;
+}
+
+// specialize() from Python: the example bound to the schema like a call
+// (positional, keywords, defaults), without self.
+std::vector<c10::IValue> exampleStack(
+    const c10::FunctionSchema& schema,
+    const py::tuple& args,
+    const py::dict& kwargs,
+    std::optional<c10::IValue> self) {
+  bool has_self = self.has_value();
+  auto stack = torch::jit::createStackForSchema(
+      schema, torch::jit::tuple_slice(args), py::reinterpret_borrow<py::kwargs>(kwargs),
+      std::move(self));
+  if (has_self) {
+    stack.erase(stack.begin());
+  }
+  return stack;
+}
+
 } // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -131,6 +172,34 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     return d;
   }, "What value site `id` watches and saw (state, observed calls, inputs, varying).");
 
+  // ---- ahead of time ----
+  m.def(
+      "_specialize_module",
+      [](const torch::jit::Module& module, const py::tuple& args, const py::dict& kwargs,
+         bool strict) {
+        tos::SpecializeOptions options;
+        options.strict = strict;
+        auto method = module.find_method(options.method);
+        TORCH_CHECK(method, "torch_optspec.specialize: the module has no forward()");
+        auto inputs = exampleStack(method->function().getSchema(), args, kwargs, module._ivalue());
+        tos::SpecializeReport report;
+        torch::jit::Module out = tos::specialize(module, inputs, options, &report);
+        return py::make_tuple(out, reportDict(report));
+      },
+      "torch_optspec::specialize on a scripted module; returns (module, report dict).");
+  m.def(
+      "_specialize_function",
+      [](const py::object& fn, const py::tuple& args, const py::dict& kwargs, bool strict) {
+        auto strong = py::cast<torch::jit::StrongFunctionPtr>(fn);
+        tos::SpecializeOptions options;
+        options.strict = strict;
+        auto inputs = exampleStack(strong.function_->getSchema(), args, kwargs, std::nullopt);
+        tos::SpecializeReport report;
+        torch::jit::Module out = tos::specialize(*strong.function_, inputs, options, &report);
+        return py::make_tuple(out, reportDict(report));
+      },
+      "torch_optspec::specialize on a scripted function; returns (module, report dict).");
+
   // ---- stages, for tests and tools ----
   m.def(
       "_run_stage",
@@ -155,6 +224,20 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "The driver with a plan given per graph input ('none', 'tensor', '' to "
       "skip); returns the resulting graph (the input itself when nothing was "
       "specialized).");
+  m.def(
+      "_specialize_ahead_with_pattern",
+      [](std::shared_ptr<torch::jit::Graph> graph, const std::vector<std::string>& pattern,
+         bool strict) {
+        auto plan = tos::planFromPattern(*graph, pattern);
+        tos::AheadOptions options;
+        options.strict = strict;
+        auto result = tos::specializeGraphAhead(graph, plan, options);
+        return py::make_tuple(graph, tos::DriverResult::outcomeName(result.outcome),
+                              result.reason);
+      },
+      py::arg("graph"), py::arg("pattern"), py::arg("strict") = false,
+      "The ahead-of-time driver (stock checks) with a plan given per graph input; returns "
+      "(graph, outcome, reason).");
   m.def("_describe_profiled_plan", [](std::shared_ptr<torch::jit::Graph> graph) {
     return tos::decideFromProfiles(*graph).describe(*graph);
   });
