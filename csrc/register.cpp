@@ -1,11 +1,15 @@
 // Registration with the JIT, once per process, when the library is loaded:
 //   - the profiling predicate (profile.cpp), gated on the switch;
 //   - the custom pre-pass: decide (decide.cpp), then the driver
-//     (specialize_optionals.cpp) with the settings of state.cpp; it counts
-//     and logs what happened (stats.cpp). It sits at the front of the
-//     pre-pass list, before fusers registered as pre-passes (oneDNN Graph
-//     registers itself when torch.jit.enable_onednn_fusion(True) is called);
-//   - the guard operator (version.cpp);
+//     (specialize_optionals.cpp) with the settings of state.cpp, then, when
+//     oneDNN Graph's pre-pass is registered, the fuser-safety stage
+//     (fuser_safety.cpp) on whatever graph the driver left, specialized or
+//     not; it counts and logs what happened (stats.cpp). It sits at the front
+//     of the pre-pass list, before fusers registered as pre-passes (oneDNN
+//     Graph registers itself when torch.jit.enable_onednn_fusion(True) is
+//     called), so oneDNN Graph always receives the safe graph;
+//   - the guard operator (version.cpp) and the fuser-safety stage's
+//     same-kernel operators (fuser_safety.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
@@ -46,6 +50,27 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
   }
 }
 
+// Stage 7 on a copy, swapped in when it verifies (a graph it cannot handle
+// goes to oneDNN Graph as it was, as with the pass off).
+void makeFuserSafe(std::shared_ptr<Graph>& graph) {
+  try {
+    auto candidate = graph->copy();
+    FuserSafetyResult r = makeSafeForOneDNN(candidate);
+    if (r.total() == 0) {
+      return;
+    }
+    std::string problem = verifyGraph(candidate);
+    if (!problem.empty()) {
+      GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", problem);
+      return;
+    }
+    graph = candidate;
+    recordFuserSafety(r);
+  } catch (const std::exception& e) {
+    GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", e.what());
+  }
+}
+
 // The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
 // the graph is left as it is and the executor carries on.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
@@ -66,6 +91,9 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     failed.outcome = DriverResult::Outcome::Rejected;
     failed.reason = e.what();
     recordResult(*graph, failed);
+  }
+  if (onednnPrePassRegistered()) {
+    makeFuserSafe(graph);
   }
 }
 
@@ -134,6 +162,7 @@ void ensure_registered() {
       return;
     }
     registerGuardOperator();
+    registerFuserSafetyOperators();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

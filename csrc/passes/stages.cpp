@@ -137,6 +137,9 @@ std::string runStage(
   if (stage == "postfusion") {
     return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
   }
+  if (stage == "fuser_safety") {
+    return makeSafeForOneDNN(graph).describe();
+  }
   if (stage == "verify") {
     std::string problem = verifyGraph(graph);
     return problem.empty() ? "ok" : problem;
@@ -152,7 +155,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (decide, version, refine, cleanup, outline, postfusion, verify, specialize)");
+      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, verify, specialize)");
 }
 
 } // namespace torch_optspec

@@ -94,7 +94,10 @@ TORCH_OPTSPEC_API bool outlines_now();
   X(skipped_mixed, "inputs left alone: profiling saw None and a Tensor")       \
   X(skipped_undefined_tensor, "inputs left alone: profiling saw an undefined Tensor") \
   X(graphs_rejected,                                                           \
-    "graphs whose specialization did not verify (left as they were)")
+    "graphs whose specialization did not verify (left as they were)")         \
+  X(fuser_safe_graphs,                                                         \
+    "graphs the fuser-safety stage rewrote (oneDNN Graph registered)")         \
+  X(fuser_safe_rewrites, "nodes the fuser-safety stage rewrote")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
