@@ -87,9 +87,8 @@ const c10::Symbol& silu() {
 // ---- the types the bridge will see ---------------------------------------
 
 // The type of every value once RemoveProfileNodesAndSpecializeTypes has run:
-// that pass is run on a copy, whose nodes (the original's minus the
-// prim::profile nodes, in the same order) are walked alongside the
-// original's. If the two do not line up, every Tensor is taken to have no
+// that pass is run on a copy, whose nodes (the original's, in the same order,
+// minus prim::profile nodes) are walked alongside the original's. If the two do not line up, every Tensor is taken to have no
 // dtype and no rank (the stage then renames every node it looks at: safe,
 // unfused).
 class BridgeTypes {
@@ -101,7 +100,7 @@ class BridgeTypes {
     if (!exact_) {
       types_.clear();
       GRAPH_DEBUG("fuser safety: the profile-free copy does not line up; "
-                  "every tensor is taken as dtype-less");
+                  "every tensor is taken as dtype-less. The copy:\n", *copy);
     }
   }
 
@@ -142,11 +141,19 @@ class BridgeTypes {
     for (size_t i = 0; i < orig->inputs().size(); ++i) {
       types_[orig->inputs()[i]] = copy->inputs()[i]->type();
     }
+    // The pass keeps (unused) the profile nodes that never recorded a type:
+    // skipped on both sides.
     auto c = copy->nodes().begin();
+    auto skipProfiles = [&] {
+      while (c != copy->nodes().end() && c->kind() == c10::prim::profile) {
+        ++c;
+      }
+    };
     for (Node* n : orig->nodes()) {
       if (n->kind() == c10::prim::profile) {
         continue;
       }
+      skipProfiles();
       if (c == copy->nodes().end()) {
         return false;
       }
@@ -165,6 +172,7 @@ class BridgeTypes {
         }
       }
     }
+    skipProfiles();
     return c == copy->nodes().end();
   }
 
