@@ -30,7 +30,9 @@
 //    that is not a constant is read as one anyway;
 //  - add/mul/div with a 0-dim tensor operand ("partition compile failed" at the
 //    first call), or right after a matmul/linear with a constant operand (a
-//    vector range error at the first call).
+//    vector range error at the first call);
+//  - an add of a non-constant tensor to a layer_norm's result: fused into one
+//    partition that returns a wrong result (off by O(1)).
 //
 // The stage rewrites those nodes into nodes that compute the same values with
 // the same ATen kernels and that the bridge does not match:
@@ -318,9 +320,18 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     if (!r) {
       return "an operand of unknown rank in the partitioned block";
     }
-    if (*r == 0 && !(i == 1 && isConstantTensor(other))) {
+    if (*r == 0) {
       return "a 0-dim operand in the partitioned block: oneDNN fails to compile "
              "the partition";
+    }
+  }
+  if (t1 && isAdd(n)) {
+    for (size_t i = 0; i < 2; ++i) {
+      if (BridgeTypes::source(n->input(i))->node()->kind() == c10::aten::layer_norm &&
+          !isConstantTensor(n->input(1 - i))) {
+        return "an add of a tensor to a layer_norm: oneDNN fuses it into a "
+               "partition that computes a wrong result";
+      }
     }
   }
   if (t1) {
@@ -330,11 +341,8 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
       if (!isConstantTensor(constant) || !isMatmulLike(product)) {
         continue;
       }
-      const bool second = c == 1;
-      const bool div_by_constant = second && n->kind() == c10::aten::div;
-      const auto rc = rankOf(c == 0 ? t0 : t1);
-      const bool scalar_constant = second && rc && *rc == 0;
-      if (!div_by_constant && !scalar_constant) {
+      const bool div_by_constant = c == 1 && n->kind() == c10::aten::div;
+      if (!div_by_constant) {
         return "a constant operand right after a matmul/linear: oneDNN fails "
                "at the partition's first call";
       }

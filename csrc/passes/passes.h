@@ -184,7 +184,9 @@ TORCH_OPTSPEC_API size_t countResidualChecks(
 
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
 // function of its own) so that top-level-only fusers see the fast path.
-TORCH_OPTSPEC_API void outlineFastPath(Graph& graph, Block* fast);
+// Returns false, leaving it inline, when block0 reads no value (the function
+// would have no inputs, which oneDNN Graph cannot take).
+TORCH_OPTSPEC_API bool outlineFastPath(Graph& graph, Block* fast);
 
 // ---- 7. fuser safety (fuser_safety.cpp) -------------------------------------
 
@@ -262,7 +264,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   version <pattern>             pattern: comma-separated none/tensor/skip
 //   refine                        reads the plan from the guard
 //   cleanup [max_rounds=N]
-//   outline
+//   outline                       "inline" when the fast path reads no value
 //   postfusion
 //   fuser_safety                  returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver

@@ -131,8 +131,7 @@ std::string runStage(
     return out.str();
   }
   if (stage == "outline") {
-    outlineFastPath(*graph, fastPathOf(*graph, stage));
-    return "";
+    return outlineFastPath(*graph, fastPathOf(*graph, stage)) ? "" : "inline";
   }
   if (stage == "postfusion") {
     return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
