@@ -6,7 +6,9 @@
 //
 // What the bridge does (torch/csrc/jit/codegen/onednn/, torch 2.13) before it
 // partitions the top-level block, to every block of the graph:
-//  - RemoveTensorMutation turns add_/mul_/silu_ into add/mul/silu;
+//  - RemoveTensorMutation turns add_/mul_/relu_/... into add/mul/relu/...:
+//    the later uses of the updated value read the new op's output, typed like
+//    the in-place op's output (no dtype in a profiled graph);
 //  - DecomposeSiluForLLGA: silu(linear(..)) and silu(_convolution(..)) become
 //    x * sigmoid(x), the mul typed like x;
 //  - PrepareBinaryForLLGA (prepare_binary.cpp), on every aten::add/mul/div:
@@ -29,10 +31,11 @@
 //    not add op to the graph", or a range error at compile); a normalized_shape
 //    that is not a constant is read as one anyway;
 //  - add/mul/div with a 0-dim tensor operand ("partition compile failed" at the
-//    first call), or right after a matmul/linear with a constant operand (a
-//    vector range error at the first call);
-//  - an add of a non-constant tensor to a layer_norm's result: fused into one
-//    partition that returns a wrong result (off by O(1)).
+//    first call), or right after a matmul/linear with a constant operand, or
+//    one made by a factory such as aten::full (a vector range error);
+//  - an add of a tensor of the same rank to a layer_norm's result (constant
+//    or not): fused into one partition that returns a wrong result when the
+//    add ends the partition (off by O(1)).
 //
 // The stage rewrites those nodes into nodes that compute the same values with
 // the same ATen kernels and that the bridge does not match:
@@ -116,6 +119,19 @@ class BridgeTypes {
       v = v->node()->input(0);
     }
     return v;
+  }
+
+  // `to` replaces `from` (about to be destroyed): its outputs take the types
+  // of `from`'s (the entries of destroyed values must go: their addresses
+  // are reused by new values).
+  void replaced(Node* from, Node* to) {
+    for (size_t i = 0; i < from->outputs().size() && i < to->outputs().size(); ++i) {
+      auto it = types_.find(from->output(i));
+      if (it != types_.end()) {
+        types_[to->output(i)] = it->second;
+        types_.erase(from->output(i));
+      }
+    }
   }
 
   // The TensorType of `v` as the bridge sees it, or null when `v` is not a
@@ -207,6 +223,54 @@ bool isNumberScalar(Value* v) {
       v->type()->isSubtypeOf(c10::IntType::get());
 }
 
+// A tensor made by a node without tensor inputs: a constant, or a factory such
+// as aten::full (oneDNN treats both as constants).
+bool isSourceTensor(Value* v) {
+  Node* n = BridgeTypes::source(v)->node();
+  if (n->kind() == c10::prim::Param ||
+      !BridgeTypes::source(v)->type()->isSubtypeOf(TensorType::get())) {
+    return false;
+  }
+  for (const Value* in : n->inputs()) {
+    if (in->type()->isSubtypeOf(TensorType::get()) ||
+        in->type()->cast<c10::OptionalType>()) {
+      return false;
+    }
+  }
+  return n->blocks().empty();
+}
+
+// The in-place ops the bridge's RemoveTensorMutation turns into functional
+// ones (interface.cpp). The uses of the updated value after such an op then
+// read the functional op's output, typed like the in-place op's output: in a
+// profiled graph, without a dtype.
+bool isFunctionalizedInPlace(const Node* n) {
+  static const std::unordered_set<c10::Symbol> ops = {
+      c10::aten::add_,     c10::aten::mul_,      c10::aten::tanh_,  c10::aten::elu_,
+      c10::aten::relu_,    c10::aten::relu6_,    c10::aten::gelu_,  c10::aten::sqrt_,
+      c10::aten::sigmoid_, c10::aten::hardtanh_, c10::aten::abs_,   c10::aten::square_,
+      c10::aten::pow_,     c10::aten::leaky_relu_, c10::aten::round_, c10::aten::exp_,
+      c10::aten::hardswish_, c10::aten::silu_};
+  return ops.count(n->kind()) > 0;
+}
+
+// True when `v` (looked through its profiles) is updated by one of those ops.
+bool updatedInPlace(Value* v) {
+  std::vector<Value*> todo{BridgeTypes::source(v)};
+  while (!todo.empty()) {
+    Value* w = todo.back();
+    todo.pop_back();
+    for (const auto& use : w->uses()) {
+      if (use.user->kind() == c10::prim::profile) {
+        todo.push_back(use.user->output());
+      } else if (use.offset == 0 && isFunctionalizedInPlace(use.user)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // The bridge maps these to a oneDNN MatMul (graph_helper.cpp).
 bool isMatmulLike(Value* v) {
   const auto k = BridgeTypes::source(v)->node()->kind();
@@ -280,6 +344,10 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     return "its first operand has no dtype (never profiled, or profiled with "
            "several dtypes): the bridge would throw";
   }
+  if (updatedInPlace(n->input(0))) {
+    return "its first operand is updated in place: after the bridge's mutation "
+           "removal it has no dtype, and the bridge would throw";
+  }
   if (isAdd(n) && n->inputs().size() >= 3) {
     Value* alpha = n->input(2);
     if (torch::jit::toIValue(alpha) && !isConstantNumber(alpha, 1.0)) {
@@ -327,10 +395,14 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
   }
   if (t1 && isAdd(n)) {
     for (size_t i = 0; i < 2; ++i) {
-      if (BridgeTypes::source(n->input(i))->node()->kind() == c10::aten::layer_norm &&
-          !isConstantTensor(n->input(1 - i))) {
-        return "an add of a tensor to a layer_norm: oneDNN fuses it into a "
-               "partition that computes a wrong result";
+      if (BridgeTypes::source(n->input(i))->node()->kind() != c10::aten::layer_norm) {
+        continue;
+      }
+      const auto r_norm = rankOf(i == 0 ? t0 : t1);
+      const auto r_other = rankOf(i == 0 ? t1 : t0);
+      if (!r_norm || !r_other || *r_norm == *r_other) {
+        return "an add of a tensor of the same rank to a layer_norm: oneDNN "
+               "fuses it into a partition that computes a wrong result";
       }
     }
   }
@@ -338,20 +410,27 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     for (size_t c = 0; c < 2; ++c) {
       Value* constant = n->input(c);
       Value* product = n->input(1 - c);
-      if (!isConstantTensor(constant) || !isMatmulLike(product)) {
+      if (!isSourceTensor(constant) || !isMatmulLike(product)) {
         continue;
       }
       const bool div_by_constant = c == 1 && n->kind() == c10::aten::div;
       if (!div_by_constant) {
-        return "a constant operand right after a matmul/linear: oneDNN fails "
-               "at the partition's first call";
+        return "a constant operand (or one made by a factory) right after a "
+               "matmul/linear: oneDNN fails on the partition";
       }
     }
   }
   return "";
 }
 
-bool renameTo(Node* n, const Rename& r) {
+// `n` under another symbol with the same inputs; `n` is destroyed.
+void renameNode(Node* n, c10::Symbol to, BridgeTypes& types) {
+  Node* renamed = n->replaceWithNewSymbol(to);
+  types.replaced(n, renamed);
+  n->destroy();
+}
+
+bool renameTo(Node* n, const Rename& r, BridgeTypes& types) {
   const c10::FunctionSchema* schema = n->maybeSchema();
   if (!schema) {
     return false;
@@ -361,9 +440,8 @@ bool renameTo(Node* n, const Rename& r) {
       r.overloads.end()) {
     return false;
   }
-  Node* renamed = n->replaceWithNewSymbol(r.to);
-  n->destroy();
-  return renamed != nullptr;
+  renameNode(n, r.to, types);
+  return true;
 }
 
 // ---- silu --------------------------------------------------------------------
@@ -374,7 +452,7 @@ std::string unsafeSilu(Node* n, const BridgeTypes& types, bool top_level) {
     return "";
   }
   auto t = types.tensor(n->input(0));
-  if (!t || !t->scalarType()) {
+  if (!t || !t->scalarType() || updatedInPlace(n->input(0))) {
     return "silu of a linear/convolution without a dtype: the bridge would "
            "throw on the mul it decomposes it into";
   }
@@ -393,7 +471,7 @@ bool mayBeNone(Value* v, const BridgeTypes& types) {
 
 // layer_norm(input, normalized_shape, weight, bias, eps, cudnn_enable) ->
 // native_layer_norm(input, normalized_shape, weight, bias, eps)[0].
-void toNativeLayerNorm(Graph& graph, Node* n) {
+void toNativeLayerNorm(Graph& graph, Node* n, BridgeTypes& types) {
   static const auto native = c10::Symbol::fromQualString("aten::native_layer_norm");
   torch::jit::WithInsertPoint at(n);
   Node* m = graph.insertNode(graph.create(
@@ -404,6 +482,7 @@ void toNativeLayerNorm(Graph& graph, Node* n) {
   m->output(2)->setType(TensorType::get());
   TORCH_CHECK(m->maybeOperator(), "torch_optspec: no aten::native_layer_norm for ", *n);
   n->output()->replaceAllUsesWith(m->output(0));
+  types.replaced(n, m);
   n->destroy();
 }
 
@@ -447,7 +526,7 @@ struct SafetyPass {
           continue;
         }
         std::string before = toLine(n);
-        if (renameTo(n, *r)) {
+        if (renameTo(n, *r, types_)) {
           GRAPH_UPDATE("Renamed to ", r->to.toQualString(), ", ", why, ": ", before);
           ++result_.binary_renamed;
         } else {
@@ -457,8 +536,7 @@ struct SafetyPass {
         std::string why = unsafeSilu(n, types_, top_level);
         if (!why.empty()) {
           std::string before = toLine(n);
-          n->replaceWithNewSymbol(sym::silu());
-          n->destroy();
+          renameNode(n, sym::silu(), types_);
           GRAPH_UPDATE("Renamed to torch_optspec::silu, ", why, ": ", before);
           ++result_.silu_renamed;
         }
@@ -523,7 +601,7 @@ struct SafetyPass {
         return;
       }
     }
-    toNativeLayerNorm(graph_, n);
+    toNativeLayerNorm(graph_, n, types_);
     GRAPH_UPDATE("Renamed to aten::native_layer_norm, ", why, ": ", before);
     ++result_.layer_norm_native;
   }
