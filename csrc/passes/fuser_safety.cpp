@@ -31,8 +31,10 @@
 //    not add op to the graph", or a range error at compile); a normalized_shape
 //    that is not a constant is read as one anyway;
 //  - add/mul/div with a 0-dim tensor operand ("partition compile failed" at the
-//    first call), or right after a matmul/linear with a constant operand, or
-//    one made by a factory such as aten::full (a vector range error);
+//    first call), or with a constant tensor operand (or one made by a factory
+//    such as aten::full): right after a matmul/linear a vector range error,
+//    in a partition with a broadcast input a wrong result;
+//  - (a op v) op v with v broadcast (a segmentation fault in the kernel);
 //  - an add of a tensor of the same rank to a layer_norm's result (constant
 //    or not): fused into one partition that returns a wrong result when the
 //    add ends the partition (off by O(1)).
@@ -271,13 +273,6 @@ bool updatedInPlace(Value* v) {
   return false;
 }
 
-// The bridge maps these to a oneDNN MatMul (graph_helper.cpp).
-bool isMatmulLike(Value* v) {
-  const auto k = BridgeTypes::source(v)->node()->kind();
-  return k == c10::aten::matmul || k == c10::aten::linear || k == c10::aten::mm ||
-      k == c10::aten::bmm || k == c10::aten::addmm;
-}
-
 std::string describe(const c10::TensorTypePtr& t) {
   std::ostringstream out;
   auto st = t ? t->scalarType() : std::nullopt;
@@ -393,6 +388,33 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
              "the partition";
     }
   }
+  if (t1) {
+    // (a op v) op v: v broadcast into both.
+    for (size_t i = 0; i < 2; ++i) {
+      Value* v = BridgeTypes::source(n->input(i));
+      Node* previous = BridgeTypes::source(n->input(1 - i))->node();
+      if (!binaryRename(previous) && previous->kind() != sym::add() &&
+          previous->kind() != c10::Symbol::fromQualString("aten::multiply") &&
+          previous->kind() != c10::Symbol::fromQualString("aten::divide")) {
+        continue;
+      }
+      bool shares = false;
+      for (size_t j = 0; j < 2 && j < previous->inputs().size(); ++j) {
+        shares |= BridgeTypes::source(previous->input(j)) == v;
+      }
+      if (!shares) {
+        continue;
+      }
+      auto tv = i == 0 ? t0 : t1;
+      auto to = i == 0 ? t1 : t0;
+      auto sv = tv->sizes().concrete_sizes();
+      auto so = to->sizes().concrete_sizes();
+      if (!sv || !so || *sv != *so) {
+        return "the same broadcast operand as the binary op it follows: oneDNN "
+               "crashes on the partition (segmentation fault)";
+      }
+    }
+  }
   if (t1 && isAdd(n)) {
     for (size_t i = 0; i < 2; ++i) {
       if (BridgeTypes::source(n->input(i))->node()->kind() != c10::aten::layer_norm) {
@@ -408,15 +430,11 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
   }
   if (t1) {
     for (size_t c = 0; c < 2; ++c) {
-      Value* constant = n->input(c);
-      Value* product = n->input(1 - c);
-      if (!isSourceTensor(constant) || !isMatmulLike(product)) {
-        continue;
-      }
-      const bool div_by_constant = c == 1 && n->kind() == c10::aten::div;
-      if (!div_by_constant) {
-        return "a constant operand (or one made by a factory) right after a "
-               "matmul/linear: oneDNN fails on the partition";
+      if (isSourceTensor(n->input(c))) {
+        return "a constant tensor operand (or one made by a factory) in the "
+               "partitioned block: oneDNN fails on such partitions after a "
+               "matmul/linear, and computes wrong results next to a broadcast "
+               "input";
       }
     }
   }
