@@ -1,12 +1,16 @@
 // Registration with the JIT, once per process, when the library is loaded:
 //   - the profiling predicate (profile.cpp), gated on the switch;
 //   - the custom pre-pass: decide (decide.cpp), then the driver
-//     (specialize_optionals.cpp) with the settings of state.cpp; it counts
-//     and logs what happened (stats.cpp). It sits at the front of the
-//     pre-pass list, before fusers registered as pre-passes (oneDNN Graph
-//     registers itself when torch.jit.enable_onednn_fusion(True) is called);
-//   - the guard operator (version.cpp) and the value-site operators
-//     (values.cpp);
+//     (specialize_optionals.cpp) with the settings of state.cpp, then, when
+//     oneDNN Graph's pre-pass is registered, the fuser-safety stage
+//     (fuser_safety.cpp) on whatever graph the driver left, specialized or
+//     not; it counts and logs what happened (stats.cpp). It sits at the front
+//     of the pre-pass list, before fusers registered as pre-passes (oneDNN
+//     Graph registers itself when torch.jit.enable_onednn_fusion(True) is
+//     called), so oneDNN Graph always receives the safe graph;
+//   - the guard operator (version.cpp), the value-site operators
+//     (values.cpp) and the fuser-safety stage's same-kernel operators
+//     (fuser_safety.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
@@ -55,6 +59,27 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
   }
 }
 
+// Stage 7 on a copy, swapped in when it verifies (a graph it cannot handle
+// goes to oneDNN Graph as it was, as with the pass off).
+void makeFuserSafe(std::shared_ptr<Graph>& graph) {
+  try {
+    auto candidate = graph->copy();
+    FuserSafetyResult r = makeSafeForOneDNN(candidate);
+    if (r.total() == 0) {
+      return;
+    }
+    std::string problem = verifyGraph(candidate);
+    if (!problem.empty()) {
+      GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", problem);
+      return;
+    }
+    graph = candidate;
+    recordFuserSafety(r);
+  } catch (const std::exception& e) {
+    GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", e.what());
+  }
+}
+
 // The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
 // the graph is left as it is and the executor carries on.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
@@ -63,6 +88,7 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     return;
   }
   recordGraphSeen();
+  bool specialized = false;
   try {
     SpecializationPlan plan = decideFromProfiles(*graph);
     recordPlan(plan);
@@ -76,10 +102,8 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     }
     DriverResult result = specializeGraph(graph, plan, options);
     using Outcome = DriverResult::Outcome;
-    specialized_here =
-        result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching
-        ? graph.get()
-        : nullptr;
+    specialized =
+        result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching;
     recordResult(*graph, result);
   } catch (const std::exception& e) {
     GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
@@ -88,6 +112,10 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     failed.reason = e.what();
     recordResult(*graph, failed);
   }
+  if (onednnPrePassRegistered()) {
+    makeFuserSafe(graph);
+  }
+  specialized_here = specialized ? graph.get() : nullptr; // after any swap
 }
 
 bool profilingPredicate(const Node* n) {
@@ -163,6 +191,7 @@ void ensure_registered() {
     }
     registerGuardOperator();
     registerValueOperators();
+    registerFuserSafetyOperators();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);
