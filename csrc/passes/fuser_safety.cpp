@@ -52,8 +52,8 @@
 //     aten::linear -> torch_optspec::linear (registered below: they call
 //     at::add / at::silu / at::linear);
 //   layer_norm(x, s, w, None) / (x, s, None, None) -> the same with zeros /
-//     ones constants of x's dtype and device (ATen computes the same bits, and
-//     oneDNN Graph fuses it);
+//     ones converted to x's dtype and device (ATen computes the same bits,
+//     and oneDNN Graph fuses it);
 //   any other unsafe layer_norm -> aten::native_layer_norm, output 0 (what
 //     layer_norm calls).
 // A renamed node is only left out of oneDNN's partitions. Types are read as
@@ -112,8 +112,15 @@ class BridgeTypes {
  public:
   explicit BridgeTypes(Graph& graph) {
     auto copy = graph.copy();
-    torch::jit::RemoveProfileNodesAndSpecializeTypes(copy);
-    exact_ = pair(graph.block(), copy->block());
+    try {
+      torch::jit::RemoveProfileNodesAndSpecializeTypes(copy);
+      exact_ = pair(graph.block(), copy->block());
+    } catch (const std::exception& e) {
+      // e.g. the profiling run's counter node (no outputs), which the
+      // executor removes before optimizing
+      GRAPH_DEBUG("fuser safety: no profile-free copy: ", e.what());
+      exact_ = false;
+    }
     if (!exact_) {
       types_.clear();
       GRAPH_DEBUG("fuser safety: the profile-free copy does not line up; "
@@ -666,14 +673,26 @@ struct SafetyPass {
       if (!t || !t->scalarType() || !t->device()) {
         why = "a None weight or bias, and the input's dtype or device is unknown";
       } else {
+        // ones/zeros converted to the input's dtype and device at run time
+        // (exact in every dtype; a later call with another dtype or device
+        // gets matching ones), typed as profiled for the bridge.
         torch::jit::WithInsertPoint at(n);
-        auto options = at::TensorOptions().dtype(*t->scalarType()).device(*t->device());
         std::vector<int64_t> dims = shape->toIntVector();
+        Value* dtype = graph_.insert(c10::prim::dtype, {input});
+        Value* device = graph_.insert(c10::prim::device, {input});
+        auto filled = [&](const at::Tensor& value) {
+          Value* c = graph_.insertConstant(value);
+          Value* converted = graph_.insert(c10::aten::to, {c, device, dtype});
+          converted->setType(
+              TensorType::createContiguous(*t->scalarType(), *t->device(), dims)
+                  ->withRequiresGrad(false));
+          return converted;
+        };
         if (weight->mustBeNone()) {
-          n->replaceInput(2, graph_.insertConstant(at::ones(dims, options)));
+          n->replaceInput(2, filled(at::ones(dims)));
         }
         if (bias->mustBeNone()) {
-          n->replaceInput(3, graph_.insertConstant(at::zeros(dims, options)));
+          n->replaceInput(3, filled(at::zeros(dims)));
         }
         GRAPH_UPDATE(
             "Filled the None weight/bias of layer_norm with ones/zeros (",
