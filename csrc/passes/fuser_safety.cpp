@@ -36,9 +36,10 @@
 //    first call), or with a constant tensor operand (or one made by a factory
 //    such as aten::full): right after a matmul/linear a vector range error,
 //    in a partition with a broadcast input a wrong result;
-//  - an operand v that an add/mul/div feeding this one (through ops oneDNN
-//    fuses) reads too, as in (a + v) * v: a partition taking v twice (a
-//    segmentation fault in the kernel);
+//  - an operand v that another op of the would-be partition reads too (an
+//    add/mul/div feeding this one, or any op oneDNN fuses that this one
+//    feeds), as in (a + v) * v or linear(a + v, w, v): a partition taking v
+//    twice (a segmentation fault in the kernel, or a wrong result);
 //  - an add of a tensor of the same rank to a layer_norm's result (constant
 //    or not, unless made by a matmul/linear, which oneDNN fuses the add with
 //    instead): fused into one partition that returns a wrong result when the
@@ -392,6 +393,38 @@ bool sharesPartitionInputWithProducer(Node* n, Value* v) {
   return false;
 }
 
+// True when an op oneDNN fuses, fed by `n` through ops oneDNN fuses, reads
+// `v` too.
+bool sharesPartitionInputWithConsumer(Node* n, Value* v) {
+  v = BridgeTypes::source(v);
+  std::vector<Value*> todo(n->outputs().begin(), n->outputs().end());
+  std::unordered_set<Node*> seen;
+  while (!todo.empty() && seen.size() < 64) {
+    Value* w = todo.back();
+    todo.pop_back();
+    for (const auto& use : w->uses()) {
+      Node* k = use.user;
+      if (k->kind() == c10::prim::profile) {
+        todo.push_back(k->output());
+        continue;
+      }
+      if (k == n || k->owningBlock() != n->owningBlock() || !isOneDNNOp(k) ||
+          !seen.insert(k).second) {
+        continue;
+      }
+      for (Value* in : k->inputs()) {
+        if (BridgeTypes::source(in) == v) {
+          return true;
+        }
+      }
+      for (Value* out : k->outputs()) {
+        todo.push_back(out);
+      }
+    }
+  }
+  return false;
+}
+
 bool isAdd(const Node* n) {
   return n->kind() == c10::aten::add || n->kind() == c10::aten::add_;
 }
@@ -465,10 +498,14 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
   if (t1) {
     // (a + v) * v: v read by a binary op that feeds this one.
     for (size_t i = 0; i < 2; ++i) {
-      if (sharesPartitionInputWithProducer(n, n->input(i))) {
-        return "an operand that a binary op feeding this one reads too (as in "
-               "(a + v) * v): oneDNN crashes on such partitions (segmentation "
-               "fault)";
+      if (isSourceTensor(n->input(i))) {
+        continue;
+      }
+      if (sharesPartitionInputWithProducer(n, n->input(i)) ||
+          sharesPartitionInputWithConsumer(n, n->input(i))) {
+        return "an operand that another op of its would-be partition reads too "
+               "(as in (a + v) * v, or linear(a + v, w, v)): oneDNN crashes or "
+               "miscomputes such partitions";
       }
     }
   }

@@ -124,7 +124,14 @@ def _run_once(target, args, case, mode):
         inputs[0].requires_grad_(True)
     grad_ctx = torch.enable_grad() if case["grad"] else torch.no_grad()
     def mode_ctx():
-        return torch_optspec.enabled(mode) if mode is not None else _Nothing()
+        if mode is None:
+            return _Nothing()
+        if mode and case["fuser"] == "onednn":
+            # forked tasks compile on other threads, which follow the global
+            # switch: a user enabling the pass for oneDNN Graph enables it
+            # there too
+            return _GloballyEnabled()
+        return torch_optspec.enabled(mode)
 
     result = {"error": None, "outputs": None, "inputs": inputs, "alias": None, "grad": None}
     try:
@@ -148,6 +155,21 @@ def _run_once(target, args, case, mode):
     except Exception as e:  # noqa: BLE001 - every error is compared
         result["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     return result
+
+
+class _GloballyEnabled:
+    """torch_optspec.enable() for the duration (the oracle never enables the
+    pass globally otherwise), and enabled on this thread."""
+    def __enter__(self):
+        torch_optspec.enable()
+        self._thread = torch_optspec.enabled(True)
+        self._thread.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._thread.__exit__(*exc)
+        torch_optspec.disable()
+        return False
 
 
 class _Nothing:
