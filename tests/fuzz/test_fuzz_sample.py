@@ -22,6 +22,7 @@ import fuzz_run  # noqa: E402
 
 SAMPLE = int(os.environ.get("OPTSPEC_FUZZ_SAMPLE", "120"))
 SEED = int(os.environ.get("OPTSPEC_FUZZ_SEED", "20251"))
+ONEDNN_SAMPLE = int(os.environ.get("OPTSPEC_FUZZ_ONEDNN_SAMPLE", "60"))
 
 
 def test_fuzz_sample(tmp_path):
@@ -54,6 +55,27 @@ def test_fuzz_sample(tmp_path):
         assert totals[key] > 0, (key, totals)
 
 
+def test_fuzz_sample_onednn(tmp_path):
+    """The oneDNN Graph mode (frozen modules, oneDNN Graph on): every call
+    with the pass equals eager. Run through fuzz_run.py's child processes:
+    stock torch's oneDNN Graph can kill a process (counted, not failed), and
+    enabling oneDNN Graph stays out of this one."""
+    out = tmp_path / "onednn"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "fuzz_run.py"), "--mode", "onednn", "--cases",
+         str(ONEDNN_SAMPLE), "--seed", str(SEED), "--chunk", str(ONEDNN_SAMPLE), "--out", str(out)],
+        capture_output=True, text=True, timeout=900)
+    summary = json.loads((out / "summary.json").read_text())
+    problems = [line for line in (out / "results.jsonl").read_text().splitlines()
+                if '"status": "ok"' not in line]
+    assert proc.returncode == 0 and summary["cases_checked"] == ONEDNN_SAMPLE, (
+        summary, problems[:5], proc.stdout[-2000:], proc.stderr[-2000:])
+    assert summary["mismatches"] == summary["crashes"] == summary["hangs"] == summary["invalid"] == 0
+    assert summary["specialized_cases"] >= 0.6 * ONEDNN_SAMPLE, summary
+    # stock torch fails on a good part of the same cases: the mode exercises them
+    assert summary["stock_failed_cases"] >= 0.2 * ONEDNN_SAMPLE, summary
+
+
 def test_generated_programs_use_every_idiom():
     """The generator's statements all show up within a modest number of cases
     (a guard against a generator that silently stopped producing some)."""
@@ -64,6 +86,14 @@ def test_generated_programs_use_every_idiom():
                   "torch.jit.fork(", "torch.jit.wait(", "self.sub_", "def pick_",
                   "Tuple[torch.Tensor, Optional[torch.Tensor]", "-> Optional[torch.Tensor]:"):
         assert idiom in text, idiom
+    onednn = "\n".join(fuzz_gen.generate_case(fuzz_gen.case_seed(SEED, i), "onednn")
+                       for i in range(300))
+    assert "torch.jit.freeze" not in onednn  # the oracle freezes; the case is plain
+    for idiom in ("torch.matmul(y, self.w)", "F.linear(y, self.w, self.b)", "torch.softmax(",
+                  "F.gelu(", "self.s * ", "/ self.s", "+ self.c", "F.layer_norm(y, [4], None, None)",
+                  "F.layer_norm(y, [4], self.b, None)", "torch.matmul(y, y.transpose(-1, -2))",
+                  ".mean()", "is not None:", "'mode': 'onednn'"):
+        assert idiom in onednn, idiom
 
 
 def test_runner_records_a_crash_and_writes_a_reproducer(tmp_path):
