@@ -27,6 +27,8 @@
 //        operands of two dtypes get aten::to(promoteTypes(a, b)), which is
 //        not PyTorch's promotion when one of them is 0-dim.
 // and, in the top-level block it partitions (graph_helper.cpp, kernel.cpp):
+//  - linear with a bias that may be None at run time (an unspecialized
+//    Optional): the partition receives None and fails;
 //  - layer_norm with a None weight or bias: the None inputs are dropped ("could
 //    not add op to the graph", or a range error at compile); a normalized_shape
 //    that is not a constant is read as one anyway;
@@ -34,20 +36,25 @@
 //    first call), or with a constant tensor operand (or one made by a factory
 //    such as aten::full): right after a matmul/linear a vector range error,
 //    in a partition with a broadcast input a wrong result;
-//  - (a op v) op v with v broadcast (a segmentation fault in the kernel);
+//  - an operand v that another op of the would-be partition reads too (an
+//    add/mul/div feeding this one, or any op oneDNN fuses that this one
+//    feeds), as in (a + v) * v or linear(a + v, w, v): a partition taking v
+//    twice (a segmentation fault in the kernel, or a wrong result);
 //  - an add of a tensor of the same rank to a layer_norm's result (constant
-//    or not): fused into one partition that returns a wrong result when the
+//    or not, unless made by a matmul/linear, which oneDNN fuses the add with
+//    instead): fused into one partition that returns a wrong result when the
 //    add ends the partition (off by O(1)).
 //
 // The stage rewrites those nodes into nodes that compute the same values with
 // the same ATen kernels and that the bridge does not match:
 //   aten::mul(_) -> aten::multiply(_), aten::div -> aten::divide (ATen's
 //     aliases: they call at::mul / at::div);
-//   aten::add(_) -> torch_optspec::add(_), aten::silu -> torch_optspec::silu
-//     (registered below: they call at::add / at::silu);
+//   aten::add(_) -> torch_optspec::add(_), aten::silu -> torch_optspec::silu,
+//     aten::linear -> torch_optspec::linear (registered below: they call
+//     at::add / at::silu / at::linear);
 //   layer_norm(x, s, w, None) / (x, s, None, None) -> the same with zeros /
-//     ones constants of x's dtype and device (ATen computes the same bits, and
-//     oneDNN Graph fuses it);
+//     ones converted to x's dtype and device (ATen computes the same bits,
+//     and oneDNN Graph fuses it);
 //   any other unsafe layer_norm -> aten::native_layer_norm, output 0 (what
 //     layer_norm calls).
 // A renamed node is only left out of oneDNN's partitions. Types are read as
@@ -89,6 +96,10 @@ const c10::Symbol& silu() {
   static const auto s = c10::Symbol::fromQualString("torch_optspec::silu");
   return s;
 }
+const c10::Symbol& linear() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::linear");
+  return s;
+}
 } // namespace sym
 
 // ---- the types the bridge will see ---------------------------------------
@@ -102,8 +113,15 @@ class BridgeTypes {
  public:
   explicit BridgeTypes(Graph& graph) {
     auto copy = graph.copy();
-    torch::jit::RemoveProfileNodesAndSpecializeTypes(copy);
-    exact_ = pair(graph.block(), copy->block());
+    try {
+      torch::jit::RemoveProfileNodesAndSpecializeTypes(copy);
+      exact_ = pair(graph.block(), copy->block());
+    } catch (const std::exception& e) {
+      // e.g. the profiling run's counter node (no outputs), which the
+      // executor removes before optimizing
+      GRAPH_DEBUG("fuser safety: no profile-free copy: ", e.what());
+      exact_ = false;
+    }
     if (!exact_) {
       types_.clear();
       GRAPH_DEBUG("fuser safety: the profile-free copy does not line up; "
@@ -318,6 +336,95 @@ const Rename* binaryRename(const Node* n) {
   }
 }
 
+bool isFusableBinary(const Node* n) {
+  return binaryRename(n) != nullptr;
+}
+
+// Ops oneDNN Graph maps to its own (graph_helper.cpp createOperator): the
+// ones a partition can hold.
+bool isOneDNNOp(const Node* n) {
+  static const std::unordered_set<c10::Symbol> ops = {
+      c10::aten::add,     c10::aten::mul,        c10::aten::div,     c10::aten::relu,
+      c10::aten::gelu,    c10::aten::tanh,       c10::aten::sigmoid, c10::aten::elu,
+      c10::aten::sqrt,    c10::aten::abs,        c10::aten::square,  c10::aten::exp,
+      c10::aten::log,     c10::aten::round,      c10::aten::clamp,   c10::aten::hardtanh,
+      c10::aten::hardswish, c10::aten::leaky_relu, c10::aten::relu6, c10::aten::softmax,
+      c10::aten::_softmax, c10::aten::_log_softmax, c10::aten::layer_norm,
+      c10::aten::matmul,  c10::aten::linear,     c10::aten::mm,      c10::aten::bmm,
+      c10::aten::addmm,   c10::aten::permute,    c10::aten::contiguous, c10::aten::cat,
+      c10::aten::conv2d,  c10::aten::_convolution, c10::aten::batch_norm,
+      c10::aten::max_pool2d, c10::aten::avg_pool2d};
+  return ops.count(n->kind()) > 0;
+}
+
+bool readsValue(const Node* m, const Value* v) {
+  for (size_t j = 0; j < 2 && j < m->inputs().size(); ++j) {
+    if (BridgeTypes::source(m->input(j)) == v) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// True when a binary op that reads `v` (looked through its profiles) feeds
+// `n` through ops oneDNN fuses: the two could share a partition, which then
+// takes `v` twice.
+bool sharesPartitionInputWithProducer(Node* n, Value* v) {
+  v = BridgeTypes::source(v);
+  std::vector<Node*> todo;
+  std::unordered_set<Node*> seen;
+  for (size_t j = 0; j < 2 && j < n->inputs().size(); ++j) {
+    todo.push_back(BridgeTypes::source(n->input(j))->node());
+  }
+  while (!todo.empty() && seen.size() < 64) {
+    Node* m = todo.back();
+    todo.pop_back();
+    if (m == n || !seen.insert(m).second || m->owningBlock() != n->owningBlock() ||
+        !isOneDNNOp(m)) {
+      continue;
+    }
+    if (isFusableBinary(m) && readsValue(m, v)) {
+      return true;
+    }
+    for (Value* in : m->inputs()) {
+      todo.push_back(BridgeTypes::source(in)->node());
+    }
+  }
+  return false;
+}
+
+// True when an op oneDNN fuses, fed by `n` through ops oneDNN fuses, reads
+// `v` too.
+bool sharesPartitionInputWithConsumer(Node* n, Value* v) {
+  v = BridgeTypes::source(v);
+  std::vector<Value*> todo(n->outputs().begin(), n->outputs().end());
+  std::unordered_set<Node*> seen;
+  while (!todo.empty() && seen.size() < 64) {
+    Value* w = todo.back();
+    todo.pop_back();
+    for (const auto& use : w->uses()) {
+      Node* k = use.user;
+      if (k->kind() == c10::prim::profile) {
+        todo.push_back(k->output());
+        continue;
+      }
+      if (k == n || k->owningBlock() != n->owningBlock() || !isOneDNNOp(k) ||
+          !seen.insert(k).second) {
+        continue;
+      }
+      for (Value* in : k->inputs()) {
+        if (BridgeTypes::source(in) == v) {
+          return true;
+        }
+      }
+      for (Value* out : k->outputs()) {
+        todo.push_back(out);
+      }
+    }
+  }
+  return false;
+}
+
 bool isAdd(const Node* n) {
   return n->kind() == c10::aten::add || n->kind() == c10::aten::add_;
 }
@@ -389,29 +496,16 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     }
   }
   if (t1) {
-    // (a op v) op v: v broadcast into both.
+    // (a + v) * v: v read by a binary op that feeds this one.
     for (size_t i = 0; i < 2; ++i) {
-      Value* v = BridgeTypes::source(n->input(i));
-      Node* previous = BridgeTypes::source(n->input(1 - i))->node();
-      if (!binaryRename(previous) && previous->kind() != sym::add() &&
-          previous->kind() != c10::Symbol::fromQualString("aten::multiply") &&
-          previous->kind() != c10::Symbol::fromQualString("aten::divide")) {
+      if (isSourceTensor(n->input(i))) {
         continue;
       }
-      bool shares = false;
-      for (size_t j = 0; j < 2 && j < previous->inputs().size(); ++j) {
-        shares |= BridgeTypes::source(previous->input(j)) == v;
-      }
-      if (!shares) {
-        continue;
-      }
-      auto tv = i == 0 ? t0 : t1;
-      auto to = i == 0 ? t1 : t0;
-      auto sv = tv->sizes().concrete_sizes();
-      auto so = to->sizes().concrete_sizes();
-      if (!sv || !so || *sv != *so) {
-        return "the same broadcast operand as the binary op it follows: oneDNN "
-               "crashes on the partition (segmentation fault)";
+      if (sharesPartitionInputWithProducer(n, n->input(i)) ||
+          sharesPartitionInputWithConsumer(n, n->input(i))) {
+        return "an operand that another op of its would-be partition reads too "
+               "(as in (a + v) * v, or linear(a + v, w, v)): oneDNN crashes or "
+               "miscomputes such partitions";
       }
     }
   }
@@ -419,6 +513,11 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     for (size_t i = 0; i < 2; ++i) {
       if (BridgeTypes::source(n->input(i))->node()->kind() != c10::aten::layer_norm) {
         continue;
+      }
+      const auto other = BridgeTypes::source(n->input(1 - i))->node()->kind();
+      if (other == c10::aten::linear || other == c10::aten::matmul ||
+          other == c10::aten::mm || other == c10::aten::bmm || other == c10::aten::addmm) {
+        continue; // oneDNN fuses the add with the matmul (BERT's residuals)
       }
       const auto r_norm = rankOf(i == 0 ? t0 : t1);
       const auto r_other = rankOf(i == 0 ? t1 : t0);
@@ -509,13 +608,14 @@ void toNativeLayerNorm(Graph& graph, Node* n, BridgeTypes& types) {
 // ---- the stage ------------------------------------------------------------------
 
 size_t FuserSafetyResult::total() const {
-  return binary_renamed + silu_renamed + layer_norm_filled + layer_norm_native;
+  return binary_renamed + silu_renamed + linear_renamed + layer_norm_filled +
+      layer_norm_native;
 }
 
 std::string FuserSafetyResult::describe() const {
   std::ostringstream out;
   out << "binary=" << binary_renamed << " silu=" << silu_renamed
-      << " layer_norm_filled=" << layer_norm_filled
+      << " linear=" << linear_renamed << " layer_norm_filled=" << layer_norm_filled
       << " layer_norm_native=" << layer_norm_native;
   if (!exact_types) {
     out << " inexact_types";
@@ -561,6 +661,13 @@ struct SafetyPass {
       } else if (top_level && n->kind() == c10::aten::layer_norm &&
                  n->inputs().size() == 6) {
         layerNorm(n);
+      } else if (top_level && n->kind() == c10::aten::linear && n->inputs().size() == 3 &&
+                 !n->input(2)->mustBeNone() && !types_.tensor(n->input(2))) {
+        std::string before = toLine(n);
+        renameNode(n, sym::linear(), types_);
+        GRAPH_UPDATE("Renamed to torch_optspec::linear, a bias that may be None at "
+                     "run time (oneDNN's partition would receive None): ", before);
+        ++result_.linear_renamed;
       }
     }
   }
@@ -603,14 +710,26 @@ struct SafetyPass {
       if (!t || !t->scalarType() || !t->device()) {
         why = "a None weight or bias, and the input's dtype or device is unknown";
       } else {
+        // ones/zeros converted to the input's dtype and device at run time
+        // (exact in every dtype; a later call with another dtype or device
+        // gets matching ones), typed as profiled for the bridge.
         torch::jit::WithInsertPoint at(n);
-        auto options = at::TensorOptions().dtype(*t->scalarType()).device(*t->device());
         std::vector<int64_t> dims = shape->toIntVector();
+        Value* dtype = graph_.insert(c10::prim::dtype, {input});
+        Value* device = graph_.insert(c10::prim::device, {input});
+        auto filled = [&](const at::Tensor& value) {
+          Value* c = graph_.insertConstant(value);
+          Value* converted = graph_.insert(c10::aten::to, {c, device, dtype});
+          converted->setType(
+              TensorType::createContiguous(*t->scalarType(), *t->device(), dims)
+                  ->withRequiresGrad(false));
+          return converted;
+        };
         if (weight->mustBeNone()) {
-          n->replaceInput(2, graph_.insertConstant(at::ones(dims, options)));
+          n->replaceInput(2, filled(at::ones(dims)));
         }
         if (bias->mustBeNone()) {
-          n->replaceInput(3, graph_.insertConstant(at::zeros(dims, options)));
+          n->replaceInput(3, filled(at::zeros(dims)));
         }
         GRAPH_UPDATE(
             "Filled the None weight/bias of layer_norm with ones/zeros (",
@@ -681,6 +800,15 @@ void registerFuserSafetyOperators() {
             auto other = pop(stack).toScalar();
             auto self = pop(stack).toTensor();
             push(stack, self.add_(other, alpha));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor",
+          [](Stack& stack) {
+            auto bias = pop(stack).toOptional<at::Tensor>();
+            auto weight = pop(stack).toTensor();
+            auto input = pop(stack).toTensor();
+            push(stack, at::linear(input, weight, bias));
           },
           from_schema),
       Operator(

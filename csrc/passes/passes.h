@@ -282,11 +282,12 @@ TORCH_OPTSPEC_API bool outlineFastPath(Graph& graph, Block* fast);
 struct TORCH_OPTSPEC_API FuserSafetyResult {
   size_t binary_renamed = 0;    // add/mul/div(_) -> same-kernel ops the bridge skips
   size_t silu_renamed = 0;      // silu -> torch_optspec::silu
+  size_t linear_renamed = 0;    // linear with an Optional bias -> torch_optspec::linear
   size_t layer_norm_filled = 0; // None weight/bias -> ones/zeros constants
   size_t layer_norm_native = 0; // layer_norm -> aten::native_layer_norm
   bool exact_types = true;      // false: types unknown, every candidate renamed
   size_t total() const;
-  // "binary=2 silu=0 layer_norm_filled=1 layer_norm_native=0" (the stage's
+  // "binary=2 silu=0 linear=0 layer_norm_filled=1 layer_norm_native=0" (the stage's
   // result line in tests/ir/fuser_safety/).
   std::string describe() const;
 };
@@ -298,7 +299,8 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
 // compile. Results are unchanged (bitwise, fusers off). To be run on a graph
 // with its prim::profile nodes, right before oneDNN Graph's pre-pass.
 TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph);
-// torch_optspec::add(_) and torch_optspec::silu, the same-kernel replacements.
+// torch_optspec::add(_), torch_optspec::silu and torch_optspec::linear, the
+// same-kernel replacements.
 void registerFuserSafetyOperators();
 
 // ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
