@@ -1,12 +1,16 @@
 // Registration with the JIT, once per process, when the library is loaded:
 //   - the profiling predicate (profile.cpp), gated on the switch;
 //   - the custom pre-pass: decide (decide.cpp), then the driver
-//     (specialize_optionals.cpp) with the settings of state.cpp; it counts
-//     and logs what happened (stats.cpp). It sits at the front of the
-//     pre-pass list, before fusers registered as pre-passes (oneDNN Graph
-//     registers itself when torch.jit.enable_onednn_fusion(True) is called);
-//   - the guard operator (version.cpp) and the value-site operators
-//     (values.cpp);
+//     (specialize_optionals.cpp) with the settings of state.cpp, then, when
+//     oneDNN Graph's pre-pass is registered, the fuser-safety stage
+//     (fuser_safety.cpp) on whatever graph the driver left, specialized or
+//     not; it counts and logs what happened (stats.cpp). It sits at the front
+//     of the pre-pass list, before fusers registered as pre-passes (oneDNN
+//     Graph registers itself when torch.jit.enable_onednn_fusion(True) is
+//     called), so oneDNN Graph always receives the safe graph;
+//   - the guard operator (version.cpp), the value-site operators
+//     (values.cpp) and the fuser-safety stage's same-kernel operators
+//     (fuser_safety.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
@@ -37,6 +41,14 @@ namespace {
 
 std::atomic<bool> active_copy{false};
 
+// The graph the pre-pass specialized in the optimization running on this
+// thread: the post-pass of the same optimization (same Graph object, see
+// runNoGradOptimizations) un-fuses its input-less NNC groups; any other graph
+// is left exactly as stock TorchScript fuses it. A graph behind a value site
+// has its guard nested, and a value-specialized one may have none: this
+// tracks them all.
+thread_local const Graph* specialized_here = nullptr;
+
 void movePassToFront(torch::jit::GraphPassNameType id) {
   auto& passes = torch::jit::getCustomPrePasses();
   auto it = std::find_if(passes.begin(), passes.end(), [id](const auto& p) {
@@ -47,13 +59,36 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
   }
 }
 
+// Stage 7 on a copy, swapped in when it verifies (a graph it cannot handle
+// goes to oneDNN Graph as it was, as with the pass off).
+void makeFuserSafe(std::shared_ptr<Graph>& graph) {
+  try {
+    auto candidate = graph->copy();
+    FuserSafetyResult r = makeSafeForOneDNN(candidate);
+    if (r.total() == 0) {
+      return;
+    }
+    std::string problem = verifyGraph(candidate);
+    if (!problem.empty()) {
+      GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", problem);
+      return;
+    }
+    graph = candidate;
+    recordFuserSafety(r);
+  } catch (const std::exception& e) {
+    GRAPH_DEBUG("Fuser-safety rewrites abandoned, graph left as it was: ", e.what());
+  }
+}
+
 // The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
 // the graph is left as it is and the executor carries on.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
+  specialized_here = nullptr;
   if (!is_enabled()) {
     return;
   }
   recordGraphSeen();
+  bool specialized = false;
   try {
     SpecializationPlan plan = decideFromProfiles(*graph);
     recordPlan(plan);
@@ -66,6 +101,9 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
       options.value_site = valueCandidates(*graph);
     }
     DriverResult result = specializeGraph(graph, plan, options);
+    using Outcome = DriverResult::Outcome;
+    specialized =
+        result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching;
     recordResult(*graph, result);
   } catch (const std::exception& e) {
     GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
@@ -74,6 +112,10 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     failed.reason = e.what();
     recordResult(*graph, failed);
   }
+  if (onednnPrePassRegistered()) {
+    makeFuserSafe(graph);
+  }
+  specialized_here = specialized ? graph.get() : nullptr; // after any swap
 }
 
 bool profilingPredicate(const Node* n) {
@@ -81,7 +123,10 @@ bool profilingPredicate(const Node* n) {
 }
 
 void postFusionPass(std::shared_ptr<Graph>& graph) {
-  UnfuseInputlessGroups(graph);
+  if (graph.get() == specialized_here) {
+    UnfuseInputlessGroups(graph);
+  }
+  specialized_here = nullptr;
 }
 
 // TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
@@ -146,6 +191,7 @@ void ensure_registered() {
     }
     registerGuardOperator();
     registerValueOperators();
+    registerFuserSafetyOperators();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

@@ -17,6 +17,8 @@ std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
 // -1: follow the global switch; 0/1: an EnabledGuard on this thread.
 thread_local int8_t thread_override = -1;
 
+} // namespace
+
 // torch.jit.enable_onednn_fusion(True) registers oneDNN Graph's fuser as a
 // custom pre-pass: the plain function torch::jit::fuser::onednn::fuseGraph
 // (codegen/onednn/interface.h), stored in a std::function. Recognized by that
@@ -32,8 +34,6 @@ bool onednnPrePassRegistered() {
   }
   return false;
 }
-
-} // namespace
 
 void enable() {
   ensure_registered();

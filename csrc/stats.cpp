@@ -128,6 +128,13 @@ void recordResult(const Graph& graph, const DriverResult& result) {
   }
 }
 
+void recordFuserSafety(const FuserSafetyResult& result) {
+  if (result.total() > 0) {
+    add(k_fuser_safe_graphs);
+    add(k_fuser_safe_rewrites, result.total());
+  }
+}
+
 std::vector<LoggedResult> takeThreadResults() {
   std::vector<LoggedResult> out(
       std::make_move_iterator(thread_results.begin()),

@@ -47,7 +47,7 @@ def test_ir_file(path):
 
 def test_every_stage_has_ir_files():
     stages = {p.parent.name for p in FILES}
-    assert stages >= {"decide", "version", "refine", "cleanup", "outline", "postfusion",
+    assert stages >= {"decide", "version", "refine", "cleanup", "outline", "fuser_safety", "postfusion",
                       "verify", "specialize"}
 
 

@@ -17,6 +17,12 @@
 // The price is a function call per call and one more profiling run, so the
 // driver outlines only when asked (DriverOptions::outline; register.cpp sets
 // it when oneDNN Graph's pass is registered, see FastPathMode).
+//
+// A fast path that reads no value (it returns constants, e.g. a None input
+// returned as is) stays inline: the function would have no inputs, and oneDNN
+// Graph reads the first input of every graph it fuses (graph_helper.cpp
+// inferDevice: a segmentation fault on an empty input list); there is
+// nothing in it to fuse either.
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
@@ -68,7 +74,18 @@ void collectFree(
 
 } // namespace
 
-void outlineFastPath(Graph& graph, Block* fast) {
+bool outlineFastPath(Graph& graph, Block* fast) {
+  {
+    std::unordered_set<const Value*> defined;
+    collectDefined(fast, defined);
+    std::vector<Value*> free;
+    std::unordered_set<const Value*> seen;
+    collectFree(fast, defined, free, seen);
+    if (free.empty()) {
+      GRAPH_DEBUG("The fast path reads no value: left inline (not outlined)");
+      return false;
+    }
+  }
   // The refinements read the graph inputs directly (refine.cpp). Moved before
   // the If they still do nothing at run time, and the outlined function
   // receives Tensor-typed values instead of Optional ones.
@@ -94,6 +111,7 @@ void outlineFastPath(Graph& graph, Block* fast) {
       "Outlined the fast path into a prim::FallbackGraph over ", free.size(),
       " values");
   GRAPH_DUMP("After outlining the fast path:", &graph);
+  return true;
 }
 
 } // namespace torch_optspec

@@ -15,17 +15,23 @@
 //                    the checks and branches on those inputs disappear; verify
 //   outline.cpp   6. move the fast path into a function of its own (for fusers
 //                    that only partition the top-level block: oneDNN Graph)
-//   postfusion.cpp 7. after fusion: un-fuse NNC CPU groups left without inputs
+//   fuser_safety.cpp 7. before oneDNN Graph's pre-pass, on every graph (the
+//                    specialized ones and the ones left alone): rename the
+//                    nodes its bridge would throw on or compute differently
+//                    into same-kernel ops it does not match
+//   postfusion.cpp 8. after fusion: un-fuse NNC CPU groups left without inputs
 //
 //   specialize_optionals.cpp   the driver: 3-6 on a copy of one graph, with
 //                              the settings it is given; returns a Result
 //   ../register.cpp            the JIT hooks: reads the switch and the
-//                              settings (../state.cpp), runs 2 and the
-//                              driver, counts (../stats.cpp)
+//                              settings (../state.cpp), runs 2, the driver
+//                              and (oneDNN Graph registered) 7, counts
+//                              (../stats.cpp)
 //
 // Logging: PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" prints each graph
 // before and after the pass; GRAPH_UPDATE (">>") each rewrite of every stage,
-// e.g. ">>>decide:>>version:>>refine:>>cleanup:>>outline" (docs/design.md).
+// e.g. ">>>decide:>>version:>>refine:>>cleanup:>>outline:>>fuser_safety"
+// (docs/design.md).
 #pragma once
 
 #include <torch/csrc/jit/ir/ir.h>
@@ -266,12 +272,42 @@ void registerValueOperators();
 
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
 // function of its own) so that top-level-only fusers see the fast path.
-TORCH_OPTSPEC_API void outlineFastPath(Graph& graph, Block* fast);
+// Returns false, leaving it inline, when block0 reads no value (the function
+// would have no inputs, which oneDNN Graph cannot take).
+TORCH_OPTSPEC_API bool outlineFastPath(Graph& graph, Block* fast);
 
-// ---- 7. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
+// ---- 7. fuser safety (fuser_safety.cpp) -------------------------------------
 
-// Inlines back the NNC groups without inputs of graphs we specialized (NNC
-// miscomputes such groups in torch 2.13). Returns the number un-fused.
+// What makeSafeForOneDNN rewrote.
+struct TORCH_OPTSPEC_API FuserSafetyResult {
+  size_t binary_renamed = 0;    // add/mul/div(_) -> same-kernel ops the bridge skips
+  size_t silu_renamed = 0;      // silu -> torch_optspec::silu
+  size_t linear_renamed = 0;    // linear with an Optional bias -> torch_optspec::linear
+  size_t layer_norm_filled = 0; // None weight/bias -> ones/zeros constants
+  size_t layer_norm_native = 0; // layer_norm -> aten::native_layer_norm
+  bool exact_types = true;      // false: types unknown, every candidate renamed
+  size_t total() const;
+  // "binary=2 silu=0 linear=0 layer_norm_filled=1 layer_norm_native=0" (the stage's
+  // result line in tests/ir/fuser_safety/).
+  std::string describe() const;
+};
+
+// Rewrites, in every block of `graph`, the nodes oneDNN Graph's bridge would
+// throw on or compute differently (fuser_safety.cpp lists them), into nodes
+// that run the same ATen kernels and that the bridge does not match; and in
+// the top-level block, which oneDNN partitions, the nodes it would fail to
+// compile. Results are unchanged (bitwise, fusers off). To be run on a graph
+// with its prim::profile nodes, right before oneDNN Graph's pre-pass.
+TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph);
+// torch_optspec::add(_), torch_optspec::silu and torch_optspec::linear, the
+// same-kernel replacements.
+void registerFuserSafetyOperators();
+
+// ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
+
+// Inlines back the NNC CPU groups without inputs (NNC miscomputes such groups
+// in torch 2.13). Returns the number un-fused. register.cpp runs it on the
+// graphs the pre-pass specialized in the same optimization only.
 TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
 // ---- the driver (specialize_optionals.cpp) ----------------------------------
@@ -435,9 +471,10 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   version <pattern>             pattern: comma-separated none/tensor/skip
 //   refine                        reads the plan from the guard
 //   cleanup [max_rounds=N]
-//   outline
+//   outline                       "inline" when the fast path reads no value
 //   postfusion
 //   value_site [learn_calls=N]    over valueCandidates(graph)
+//   fuser_safety                  returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver
 //   verify
 // and, for any stage, group=<kind>;<op1>,<op2>,... first moves the first node
@@ -448,6 +485,12 @@ TORCH_OPTSPEC_API std::string runStage(
     const std::string& stage,
     std::shared_ptr<Graph>& graph,
     const std::vector<std::string>& args);
+
+// ---- internal: settings (../state.cpp) --------------------------------------
+
+// True when oneDNN Graph's fuser is registered as a custom pre-pass
+// (torch.jit.enable_onednn_fusion(True)), recognized by its address.
+TORCH_OPTSPEC_API bool onednnPrePassRegistered();
 
 // ---- internal: counters and the per-thread result log (stats.cpp) ----------
 
@@ -460,6 +503,7 @@ void recordVarying(size_t n);
 // call triggered the optimization, so other threads' compilations never mix
 // in).
 void recordResult(const Graph& graph, const DriverResult& result);
+void recordFuserSafety(const FuserSafetyResult& result);
 
 struct LoggedResult {
   std::vector<std::string> input_names;

@@ -131,8 +131,7 @@ std::string runStage(
     return out.str();
   }
   if (stage == "outline") {
-    outlineFastPath(*graph, fastPathOf(*graph, stage));
-    return "";
+    return outlineFastPath(*graph, fastPathOf(*graph, stage)) ? "" : "inline";
   }
   if (stage == "postfusion") {
     return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
@@ -143,6 +142,9 @@ std::string runStage(
     const int64_t id = insertValueSite(
         *graph, *original, candidates, std::stoi(option(args, "learn_calls", "3")));
     return "watching=" + std::to_string(candidates.size()) + (id >= 0 ? "" : " no site");
+  }
+  if (stage == "fuser_safety") {
+    return makeSafeForOneDNN(graph).describe();
   }
   if (stage == "verify") {
     std::string problem = verifyGraph(graph);
@@ -159,7 +161,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (decide, version, refine, cleanup, outline, postfusion, value_site, verify, specialize)");
+      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, value_site, verify, specialize)");
 }
 
 } // namespace torch_optspec

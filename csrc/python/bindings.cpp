@@ -139,6 +139,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   });
   m.def("_fast_path_mode", [] { return static_cast<int>(tos::get_fast_path()); });
   m.def("_outlines_now", &tos::outlines_now);
+  m.def("_onednn_registered", &tos::onednnPrePassRegistered);
   m.def("stats", &statsDict);
   m.def("reset_stats", &tos::reset_stats);
   m.def("version", &tos::version);

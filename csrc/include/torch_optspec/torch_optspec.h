@@ -102,7 +102,10 @@ TORCH_OPTSPEC_API bool outlines_now();
   X(inputs_properties, "present tensors whose dtype/rank/device is guarded")   \
   X(value_sites, "value sites inserted (they learn bool/int/Optional inputs)") \
   X(inputs_value, "non-tensor inputs fixed by a value site (value/None-ness)") \
-  X(skipped_varying, "non-tensor inputs a value site saw change: left alone")
+  X(skipped_varying, "non-tensor inputs a value site saw change: left alone") \
+  X(fuser_safe_graphs,                                                         \
+    "graphs the fuser-safety stage rewrote (oneDNN Graph registered)")         \
+  X(fuser_safe_rewrites, "nodes the fuser-safety stage rewrote")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;

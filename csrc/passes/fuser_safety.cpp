@@ -1,0 +1,824 @@
+// Stage 7: fuser safety. Keeps oneDNN Graph's bridge from failing, or from
+// changing results, on the graph it is about to receive. register.cpp runs it
+// right before oneDNN Graph's pre-pass (ours is first in the pre-pass list),
+// on every graph the pass is asked to optimize while oneDNN Graph is
+// registered: the ones it specialized and the ones it left alone.
+//
+// What the bridge does (torch/csrc/jit/codegen/onednn/, torch 2.13) before it
+// partitions the top-level block, to every block of the graph:
+//  - RemoveTensorMutation turns add_/mul_/relu_/... into add/mul/relu/...:
+//    the later uses of the updated value read the new op's output, typed like
+//    the in-place op's output (no dtype in a profiled graph);
+//  - DecomposeSiluForLLGA: silu(linear(..)) and silu(_convolution(..)) become
+//    x * sigmoid(x), the mul typed like x;
+//  - PrepareBinaryForLLGA (prepare_binary.cpp), on every aten::add/mul/div:
+//      DecomposeFusedAdd: add(x, y, alpha != 1) -> add(x, mul(y, alpha)), two
+//        roundings instead of one;
+//      EliminateIdentityMulAdd: x + 0 and x * 1 are replaced by x itself (the
+//        result then aliases x and keeps its dtype and its -0.0);
+//      handleBinaryOpInputs, when the first input is a Tensor, calls
+//        scalarType().value() on it. A value made in a block the profiling
+//        run never executed (or profiled with two dtypes) has no dtype: "bad
+//        optional access" at optimization, so every call after the first
+//        fails. A Float/Int scalar operand becomes
+//        as_tensor(s, dtype=<the tensor's dtype>).unsqueeze(0): a 0-dim result
+//        turns into shape [1], an integer or bool tensor times a float scalar
+//        loses the fraction, a reduced float rounds the scalar first. Tensor
+//        operands of two dtypes get aten::to(promoteTypes(a, b)), which is
+//        not PyTorch's promotion when one of them is 0-dim.
+// and, in the top-level block it partitions (graph_helper.cpp, kernel.cpp):
+//  - linear with a bias that may be None at run time (an unspecialized
+//    Optional): the partition receives None and fails;
+//  - layer_norm with a None weight or bias: the None inputs are dropped ("could
+//    not add op to the graph", or a range error at compile); a normalized_shape
+//    that is not a constant is read as one anyway;
+//  - add/mul/div with a 0-dim tensor operand ("partition compile failed" at the
+//    first call), or with a constant tensor operand (or one made by a factory
+//    such as aten::full): right after a matmul/linear a vector range error,
+//    in a partition with a broadcast input a wrong result;
+//  - an operand v that another op of the would-be partition reads too (an
+//    add/mul/div feeding this one, or any op oneDNN fuses that this one
+//    feeds), as in (a + v) * v or linear(a + v, w, v): a partition taking v
+//    twice (a segmentation fault in the kernel, or a wrong result);
+//  - an add of a tensor of the same rank to a layer_norm's result (constant
+//    or not, unless made by a matmul/linear, which oneDNN fuses the add with
+//    instead): fused into one partition that returns a wrong result when the
+//    add ends the partition (off by O(1)).
+//
+// The stage rewrites those nodes into nodes that compute the same values with
+// the same ATen kernels and that the bridge does not match:
+//   aten::mul(_) -> aten::multiply(_), aten::div -> aten::divide (ATen's
+//     aliases: they call at::mul / at::div);
+//   aten::add(_) -> torch_optspec::add(_), aten::silu -> torch_optspec::silu,
+//     aten::linear -> torch_optspec::linear (registered below: they call
+//     at::add / at::silu / at::linear);
+//   layer_norm(x, s, w, None) / (x, s, None, None) -> the same with zeros /
+//     ones converted to x's dtype and device (ATen computes the same bits,
+//     and oneDNN Graph fuses it);
+//   any other unsafe layer_norm -> aten::native_layer_norm, output 0 (what
+//     layer_norm calls).
+// A renamed node is only left out of oneDNN's partitions. Types are read as
+// the bridge will see them: after torch's RemoveProfileNodesAndSpecializeTypes
+// (the bridge's first step), run here on a copy of the graph.
+//
+//   PYTORCH_JIT_LOG_LEVEL=">>fuser_safety"    each rewrite and why
+#include "passes.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/runtime/custom_operator.h>
+#include <torch/csrc/jit/runtime/operator.h>
+
+#include <algorithm>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace torch_optspec {
+
+using c10::TensorType;
+using torch::jit::Stack;
+
+namespace {
+
+namespace sym {
+const c10::Symbol& add() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::add");
+  return s;
+}
+const c10::Symbol& add_() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::add_");
+  return s;
+}
+const c10::Symbol& silu() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::silu");
+  return s;
+}
+const c10::Symbol& linear() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::linear");
+  return s;
+}
+} // namespace sym
+
+// ---- the types the bridge will see ---------------------------------------
+
+// The type of every value once RemoveProfileNodesAndSpecializeTypes has run:
+// that pass is run on a copy, whose nodes (the original's, in the same order,
+// minus prim::profile nodes) are walked alongside the original's. If the two do not line up, every Tensor is taken to have no
+// dtype and no rank (the stage then renames every node it looks at: safe,
+// unfused).
+class BridgeTypes {
+ public:
+  explicit BridgeTypes(Graph& graph) {
+    auto copy = graph.copy();
+    try {
+      torch::jit::RemoveProfileNodesAndSpecializeTypes(copy);
+      exact_ = pair(graph.block(), copy->block());
+    } catch (const std::exception& e) {
+      // e.g. the profiling run's counter node (no outputs), which the
+      // executor removes before optimizing
+      GRAPH_DEBUG("fuser safety: no profile-free copy: ", e.what());
+      exact_ = false;
+    }
+    if (!exact_) {
+      types_.clear();
+      GRAPH_DEBUG("fuser safety: the profile-free copy does not line up; "
+                  "every tensor is taken as dtype-less. The copy:\n", *copy);
+    }
+  }
+
+  bool exact() const {
+    return exact_;
+  }
+
+  // `v` with the prim::profile nodes on it looked through.
+  static Value* source(Value* v) {
+    while (v->node()->kind() == c10::prim::profile && v->node()->inputs().size() == 1) {
+      v = v->node()->input(0);
+    }
+    return v;
+  }
+
+  // `to` replaces `from` (about to be destroyed): its outputs take the types
+  // of `from`'s (the entries of destroyed values must go: their addresses
+  // are reused by new values).
+  void replaced(Node* from, Node* to) {
+    for (size_t i = 0; i < from->outputs().size() && i < to->outputs().size(); ++i) {
+      auto it = types_.find(from->output(i));
+      if (it != types_.end()) {
+        types_[to->output(i)] = it->second;
+        types_.erase(from->output(i));
+      }
+    }
+  }
+
+  // The TensorType of `v` as the bridge sees it, or null when `v` is not a
+  // Tensor there.
+  c10::TensorTypePtr tensor(Value* v) const {
+    Value* s = source(v);
+    c10::TypePtr t = s->type();
+    auto it = types_.find(s);
+    if (it != types_.end()) {
+      t = it->second;
+    } else if (!exact_ && t->isSubtypeOf(TensorType::get())) {
+      return TensorType::get();
+    }
+    if (!t->isSubtypeOf(TensorType::get())) {
+      return nullptr;
+    }
+    return t->expect<TensorType>();
+  }
+
+ private:
+  bool pair(Block* orig, Block* copy) {
+    if (orig->inputs().size() != copy->inputs().size()) {
+      return false;
+    }
+    for (size_t i = 0; i < orig->inputs().size(); ++i) {
+      types_[orig->inputs()[i]] = copy->inputs()[i]->type();
+    }
+    // The pass keeps (unused) the profile nodes that never recorded a type:
+    // skipped on both sides.
+    auto c = copy->nodes().begin();
+    auto skipProfiles = [&] {
+      while (c != copy->nodes().end() && c->kind() == c10::prim::profile) {
+        ++c;
+      }
+    };
+    for (Node* n : orig->nodes()) {
+      if (n->kind() == c10::prim::profile) {
+        continue;
+      }
+      skipProfiles();
+      if (c == copy->nodes().end()) {
+        return false;
+      }
+      Node* m = *c;
+      ++c;
+      if (m->kind() != n->kind() || m->outputs().size() != n->outputs().size() ||
+          m->blocks().size() != n->blocks().size()) {
+        return false;
+      }
+      for (size_t i = 0; i < n->outputs().size(); ++i) {
+        types_[n->output(i)] = m->output(i)->type();
+      }
+      for (size_t b = 0; b < n->blocks().size(); ++b) {
+        if (!pair(n->blocks()[b], m->blocks()[b])) {
+          return false;
+        }
+      }
+    }
+    skipProfiles();
+    return c == copy->nodes().end();
+  }
+
+  std::unordered_map<const Value*, c10::TypePtr> types_;
+  bool exact_ = false;
+};
+
+// ---- small predicates --------------------------------------------------------
+
+std::optional<size_t> rankOf(const c10::TensorTypePtr& t) {
+  return t ? t->dim() : std::nullopt;
+}
+
+bool isConstantTensor(Value* v) {
+  Value* s = BridgeTypes::source(v);
+  return s->node()->kind() == c10::prim::Constant &&
+      s->type()->isSubtypeOf(TensorType::get());
+}
+
+// As the bridge's compareConstValue: an int or float constant equal to d.
+bool isConstantNumber(Value* v, double d) {
+  auto iv = torch::jit::toIValue(v);
+  return iv &&
+      ((iv->isInt() && static_cast<int>(iv->toInt()) == d) ||
+       (iv->isDouble() && iv->toDouble() == d));
+}
+
+bool isNumberScalar(Value* v) {
+  return v->type()->isSubtypeOf(c10::FloatType::get()) ||
+      v->type()->isSubtypeOf(c10::IntType::get());
+}
+
+// A tensor made by a node without tensor inputs: a constant, or a factory such
+// as aten::full (oneDNN treats both as constants).
+bool isSourceTensor(Value* v) {
+  Node* n = BridgeTypes::source(v)->node();
+  if (n->kind() == c10::prim::Param ||
+      !BridgeTypes::source(v)->type()->isSubtypeOf(TensorType::get())) {
+    return false;
+  }
+  for (const Value* in : n->inputs()) {
+    if (in->type()->isSubtypeOf(TensorType::get()) ||
+        in->type()->cast<c10::OptionalType>()) {
+      return false;
+    }
+  }
+  return n->blocks().empty();
+}
+
+// The in-place ops the bridge's RemoveTensorMutation turns into functional
+// ones (interface.cpp). The uses of the updated value after such an op then
+// read the functional op's output, typed like the in-place op's output: in a
+// profiled graph, without a dtype.
+bool isFunctionalizedInPlace(const Node* n) {
+  static const std::unordered_set<c10::Symbol> ops = {
+      c10::aten::add_,     c10::aten::mul_,      c10::aten::tanh_,  c10::aten::elu_,
+      c10::aten::relu_,    c10::aten::relu6_,    c10::aten::gelu_,  c10::aten::sqrt_,
+      c10::aten::sigmoid_, c10::aten::hardtanh_, c10::aten::abs_,   c10::aten::square_,
+      c10::aten::pow_,     c10::aten::leaky_relu_, c10::aten::round_, c10::aten::exp_,
+      c10::aten::hardswish_, c10::aten::silu_};
+  return ops.count(n->kind()) > 0;
+}
+
+// True when `v` (looked through its profiles) is updated by one of those ops.
+bool updatedInPlace(Value* v) {
+  std::vector<Value*> todo{BridgeTypes::source(v)};
+  while (!todo.empty()) {
+    Value* w = todo.back();
+    todo.pop_back();
+    for (const auto& use : w->uses()) {
+      if (use.user->kind() == c10::prim::profile) {
+        todo.push_back(use.user->output());
+      } else if (use.offset == 0 && isFunctionalizedInPlace(use.user)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string describe(const c10::TensorTypePtr& t) {
+  std::ostringstream out;
+  auto st = t ? t->scalarType() : std::nullopt;
+  auto r = rankOf(t);
+  out << (st ? c10::toString(*st) : "no dtype") << ", rank "
+      << (r ? std::to_string(*r) : std::string("?"));
+  return out.str();
+}
+
+// ---- binary ops -------------------------------------------------------------
+
+struct Rename {
+  c10::Symbol to;
+  std::vector<std::string> overloads; // the overloads `to` also has
+};
+
+// The nodes the bridge rewrites (add_/mul_ through RemoveTensorMutation) and
+// their same-kernel replacements. aten::div_ is not functionalized by the
+// bridge, so it is left alone.
+const Rename* binaryRename(const Node* n) {
+  static const Rename add{sym::add(), {"Tensor", "Scalar"}};
+  static const Rename add_{sym::add_(), {"Tensor", "Scalar"}};
+  static const Rename mul{
+      c10::Symbol::fromQualString("aten::multiply"), {"Tensor", "Scalar", "out"}};
+  static const Rename mul_{
+      c10::Symbol::fromQualString("aten::multiply_"), {"Tensor", "Scalar"}};
+  static const Rename div{
+      c10::Symbol::fromQualString("aten::divide"),
+      {"Tensor", "Scalar", "Tensor_mode", "Scalar_mode", "out", "out_mode"}};
+  switch (n->kind()) {
+    case c10::aten::add:
+      return &add;
+    case c10::aten::add_:
+      return &add_;
+    case c10::aten::mul:
+      return &mul;
+    case c10::aten::mul_:
+      return &mul_;
+    case c10::aten::div:
+      return &div;
+    default:
+      return nullptr;
+  }
+}
+
+bool isFusableBinary(const Node* n) {
+  return binaryRename(n) != nullptr;
+}
+
+// Ops oneDNN Graph maps to its own (graph_helper.cpp createOperator): the
+// ones a partition can hold.
+bool isOneDNNOp(const Node* n) {
+  static const std::unordered_set<c10::Symbol> ops = {
+      c10::aten::add,     c10::aten::mul,        c10::aten::div,     c10::aten::relu,
+      c10::aten::gelu,    c10::aten::tanh,       c10::aten::sigmoid, c10::aten::elu,
+      c10::aten::sqrt,    c10::aten::abs,        c10::aten::square,  c10::aten::exp,
+      c10::aten::log,     c10::aten::round,      c10::aten::clamp,   c10::aten::hardtanh,
+      c10::aten::hardswish, c10::aten::leaky_relu, c10::aten::relu6, c10::aten::softmax,
+      c10::aten::_softmax, c10::aten::_log_softmax, c10::aten::layer_norm,
+      c10::aten::matmul,  c10::aten::linear,     c10::aten::mm,      c10::aten::bmm,
+      c10::aten::addmm,   c10::aten::permute,    c10::aten::contiguous, c10::aten::cat,
+      c10::aten::conv2d,  c10::aten::_convolution, c10::aten::batch_norm,
+      c10::aten::max_pool2d, c10::aten::avg_pool2d};
+  return ops.count(n->kind()) > 0;
+}
+
+bool readsValue(const Node* m, const Value* v) {
+  for (size_t j = 0; j < 2 && j < m->inputs().size(); ++j) {
+    if (BridgeTypes::source(m->input(j)) == v) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// True when a binary op that reads `v` (looked through its profiles) feeds
+// `n` through ops oneDNN fuses: the two could share a partition, which then
+// takes `v` twice.
+bool sharesPartitionInputWithProducer(Node* n, Value* v) {
+  v = BridgeTypes::source(v);
+  std::vector<Node*> todo;
+  std::unordered_set<Node*> seen;
+  for (size_t j = 0; j < 2 && j < n->inputs().size(); ++j) {
+    todo.push_back(BridgeTypes::source(n->input(j))->node());
+  }
+  while (!todo.empty() && seen.size() < 64) {
+    Node* m = todo.back();
+    todo.pop_back();
+    if (m == n || !seen.insert(m).second || m->owningBlock() != n->owningBlock() ||
+        !isOneDNNOp(m)) {
+      continue;
+    }
+    if (isFusableBinary(m) && readsValue(m, v)) {
+      return true;
+    }
+    for (Value* in : m->inputs()) {
+      todo.push_back(BridgeTypes::source(in)->node());
+    }
+  }
+  return false;
+}
+
+// True when an op oneDNN fuses, fed by `n` through ops oneDNN fuses, reads
+// `v` too.
+bool sharesPartitionInputWithConsumer(Node* n, Value* v) {
+  v = BridgeTypes::source(v);
+  std::vector<Value*> todo(n->outputs().begin(), n->outputs().end());
+  std::unordered_set<Node*> seen;
+  while (!todo.empty() && seen.size() < 64) {
+    Value* w = todo.back();
+    todo.pop_back();
+    for (const auto& use : w->uses()) {
+      Node* k = use.user;
+      if (k->kind() == c10::prim::profile) {
+        todo.push_back(k->output());
+        continue;
+      }
+      if (k == n || k->owningBlock() != n->owningBlock() || !isOneDNNOp(k) ||
+          !seen.insert(k).second) {
+        continue;
+      }
+      for (Value* in : k->inputs()) {
+        if (BridgeTypes::source(in) == v) {
+          return true;
+        }
+      }
+      for (Value* out : k->outputs()) {
+        todo.push_back(out);
+      }
+    }
+  }
+  return false;
+}
+
+bool isAdd(const Node* n) {
+  return n->kind() == c10::aten::add || n->kind() == c10::aten::add_;
+}
+bool isMul(const Node* n) {
+  return n->kind() == c10::aten::mul || n->kind() == c10::aten::mul_;
+}
+
+// Why the bridge would throw on `n` or change its result; empty when it would
+// not.
+std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
+  if (n->inputs().size() < 2) {
+    return "";
+  }
+  auto t0 = types.tensor(n->input(0));
+  if (!t0) {
+    return ""; // scalar arithmetic: the bridge leaves it alone
+  }
+  if (!t0->scalarType()) {
+    return "its first operand has no dtype (never profiled, or profiled with "
+           "several dtypes): the bridge would throw";
+  }
+  if (updatedInPlace(n->input(0))) {
+    return "its first operand is updated in place: after the bridge's mutation "
+           "removal it has no dtype, and the bridge would throw";
+  }
+  if (isAdd(n) && n->inputs().size() >= 3) {
+    Value* alpha = n->input(2);
+    if (torch::jit::toIValue(alpha) && !isConstantNumber(alpha, 1.0)) {
+      return "alpha is not 1: the bridge would split it into mul + add";
+    }
+  }
+  Value* other = n->input(1);
+  auto t1 = types.tensor(other);
+  if ((isAdd(n) && isConstantNumber(other, 0.0)) ||
+      (isMul(n) && isConstantNumber(other, 1.0))) {
+    return "an identity (x + 0, x * 1): the bridge would replace it by x itself";
+  }
+  if (isNumberScalar(other)) {
+    const auto st = *t0->scalarType();
+    const auto r = rankOf(t0);
+    if ((st != at::kFloat && st != at::kDouble) || !r || *r == 0) {
+      return "a scalar operand on a tensor (" + describe(t0) +
+          "): the bridge would make the scalar a [1] tensor of that dtype";
+    }
+  } else if (t1 && t1->scalarType() && *t1->scalarType() != *t0->scalarType()) {
+    const auto r0 = rankOf(t0), r1 = rankOf(t1);
+    if (!r0 || !r1 || *r0 == 0 || *r1 == 0) {
+      return "operands of two dtypes, one of them 0-dim or of unknown rank (" +
+          describe(t0) + "; " + describe(t1) +
+          "): the bridge would promote them with promoteTypes";
+    }
+  }
+  if (!top_level) {
+    return "";
+  }
+  // The partitioned block.
+  for (size_t i = 0; i < 2; ++i) {
+    auto t = i == 0 ? t0 : t1;
+    if (!t) {
+      continue;
+    }
+    const auto r = rankOf(t);
+    if (!r) {
+      return "an operand of unknown rank in the partitioned block";
+    }
+    if (*r == 0) {
+      return "a 0-dim operand in the partitioned block: oneDNN fails to compile "
+             "the partition";
+    }
+  }
+  if (t1) {
+    // (a + v) * v: v read by a binary op that feeds this one.
+    for (size_t i = 0; i < 2; ++i) {
+      if (isSourceTensor(n->input(i))) {
+        continue;
+      }
+      if (sharesPartitionInputWithProducer(n, n->input(i)) ||
+          sharesPartitionInputWithConsumer(n, n->input(i))) {
+        return "an operand that another op of its would-be partition reads too "
+               "(as in (a + v) * v, or linear(a + v, w, v)): oneDNN crashes or "
+               "miscomputes such partitions";
+      }
+    }
+  }
+  if (t1 && isAdd(n)) {
+    for (size_t i = 0; i < 2; ++i) {
+      if (BridgeTypes::source(n->input(i))->node()->kind() != c10::aten::layer_norm) {
+        continue;
+      }
+      const auto other = BridgeTypes::source(n->input(1 - i))->node()->kind();
+      if (other == c10::aten::linear || other == c10::aten::matmul ||
+          other == c10::aten::mm || other == c10::aten::bmm || other == c10::aten::addmm) {
+        continue; // oneDNN fuses the add with the matmul (BERT's residuals)
+      }
+      const auto r_norm = rankOf(i == 0 ? t0 : t1);
+      const auto r_other = rankOf(i == 0 ? t1 : t0);
+      if (!r_norm || !r_other || *r_norm == *r_other) {
+        return "an add of a tensor of the same rank to a layer_norm: oneDNN "
+               "fuses it into a partition that computes a wrong result";
+      }
+    }
+  }
+  if (t1) {
+    for (size_t c = 0; c < 2; ++c) {
+      if (isSourceTensor(n->input(c))) {
+        return "a constant tensor operand (or one made by a factory) in the "
+               "partitioned block: oneDNN fails on such partitions after a "
+               "matmul/linear, and computes wrong results next to a broadcast "
+               "input";
+      }
+    }
+  }
+  return "";
+}
+
+// `n` under another symbol with the same inputs; `n` is destroyed.
+void renameNode(Node* n, c10::Symbol to, BridgeTypes& types) {
+  Node* renamed = n->replaceWithNewSymbol(to);
+  types.replaced(n, renamed);
+  n->destroy();
+}
+
+bool renameTo(Node* n, const Rename& r, BridgeTypes& types) {
+  const c10::FunctionSchema* schema = n->maybeSchema();
+  if (!schema) {
+    return false;
+  }
+  const std::string& overload = schema->overload_name();
+  if (std::find(r.overloads.begin(), r.overloads.end(), overload) ==
+      r.overloads.end()) {
+    return false;
+  }
+  renameNode(n, r.to, types);
+  return true;
+}
+
+// ---- silu --------------------------------------------------------------------
+
+std::string unsafeSilu(Node* n, const BridgeTypes& types, bool top_level) {
+  const auto producer = BridgeTypes::source(n->input(0))->node()->kind();
+  if (producer != c10::aten::linear && producer != c10::aten::_convolution) {
+    return "";
+  }
+  auto t = types.tensor(n->input(0));
+  if (!t || !t->scalarType() || updatedInPlace(n->input(0))) {
+    return "silu of a linear/convolution without a dtype: the bridge would "
+           "throw on the mul it decomposes it into";
+  }
+  if (!top_level) {
+    return "silu of a linear/convolution outside the partitioned block: the "
+           "bridge's x * sigmoid(x) rounds differently and is never fused there";
+  }
+  return "";
+}
+
+// ---- layer_norm ----------------------------------------------------------------
+
+bool mayBeNone(Value* v, const BridgeTypes& types) {
+  return v->mustBeNone() || !types.tensor(v);
+}
+
+// layer_norm(input, normalized_shape, weight, bias, eps, cudnn_enable) ->
+// native_layer_norm(input, normalized_shape, weight, bias, eps)[0].
+void toNativeLayerNorm(Graph& graph, Node* n, BridgeTypes& types) {
+  static const auto native = c10::Symbol::fromQualString("aten::native_layer_norm");
+  torch::jit::WithInsertPoint at(n);
+  Node* m = graph.insertNode(graph.create(
+      native, {n->input(0), n->input(1), n->input(2), n->input(3), n->input(4)}, 3));
+  m->copyMetadata(n);
+  m->output(0)->copyMetadata(n->output());
+  m->output(1)->setType(TensorType::get());
+  m->output(2)->setType(TensorType::get());
+  TORCH_CHECK(m->maybeOperator(), "torch_optspec: no aten::native_layer_norm for ", *n);
+  n->output()->replaceAllUsesWith(m->output(0));
+  types.replaced(n, m);
+  n->destroy();
+}
+
+} // namespace
+
+// ---- the stage ------------------------------------------------------------------
+
+size_t FuserSafetyResult::total() const {
+  return binary_renamed + silu_renamed + linear_renamed + layer_norm_filled +
+      layer_norm_native;
+}
+
+std::string FuserSafetyResult::describe() const {
+  std::ostringstream out;
+  out << "binary=" << binary_renamed << " silu=" << silu_renamed
+      << " linear=" << linear_renamed << " layer_norm_filled=" << layer_norm_filled
+      << " layer_norm_native=" << layer_norm_native;
+  if (!exact_types) {
+    out << " inexact_types";
+  }
+  return out.str();
+}
+
+namespace {
+
+struct SafetyPass {
+  SafetyPass(Graph& graph) : graph_(graph), types_(graph) {
+    result_.exact_types = types_.exact();
+  }
+
+  void run(Block* block) {
+    const bool top_level = block == graph_.block();
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* n = *it;
+      ++it; // n may be replaced below
+      for (Block* inner : n->blocks()) {
+        run(inner);
+      }
+      if (const Rename* r = binaryRename(n)) {
+        std::string why = unsafeBinary(n, types_, top_level);
+        if (why.empty()) {
+          continue;
+        }
+        std::string before = toLine(n);
+        if (renameTo(n, *r, types_)) {
+          GRAPH_UPDATE("Renamed to ", r->to.toQualString(), ", ", why, ": ", before);
+          ++result_.binary_renamed;
+        } else {
+          GRAPH_DEBUG("Left alone (no same-kernel overload), ", why, ": ", before);
+        }
+      } else if (n->kind() == c10::aten::silu && n->inputs().size() == 1) {
+        std::string why = unsafeSilu(n, types_, top_level);
+        if (!why.empty()) {
+          std::string before = toLine(n);
+          renameNode(n, sym::silu(), types_);
+          GRAPH_UPDATE("Renamed to torch_optspec::silu, ", why, ": ", before);
+          ++result_.silu_renamed;
+        }
+      } else if (top_level && n->kind() == c10::aten::layer_norm &&
+                 n->inputs().size() == 6) {
+        layerNorm(n);
+      } else if (top_level && n->kind() == c10::aten::linear && n->inputs().size() == 3 &&
+                 !n->input(2)->mustBeNone() && !types_.tensor(n->input(2))) {
+        std::string before = toLine(n);
+        renameNode(n, sym::linear(), types_);
+        GRAPH_UPDATE("Renamed to torch_optspec::linear, a bias that may be None at "
+                     "run time (oneDNN's partition would receive None): ", before);
+        ++result_.linear_renamed;
+      }
+    }
+  }
+
+  FuserSafetyResult result() const {
+    return result_;
+  }
+
+ private:
+  static std::string toLine(const Node* n) {
+    std::ostringstream out;
+    out << *n;
+    std::string s = out.str();
+    while (!s.empty() && s.back() == '\n') {
+      s.pop_back();
+    }
+    return s;
+  }
+
+  void layerNorm(Node* n) {
+    Value* input = n->input(0);
+    Value* weight = n->input(2);
+    Value* bias = n->input(3);
+    const std::string before = toLine(n);
+    auto shape = torch::jit::toIValue(n->input(1));
+    std::string why;
+    if (!shape || !shape->isIntList()) {
+      why = "normalized_shape is not a constant (the bridge reads it as one)";
+    } else if (!mayBeNone(weight, types_) && !mayBeNone(bias, types_)) {
+      return; // nothing the bridge trips on
+    } else if ((!weight->mustBeNone() && mayBeNone(weight, types_)) ||
+               (!bias->mustBeNone() && mayBeNone(bias, types_))) {
+      why = "weight or bias may be None at run time";
+    } else if (weight->mustBeNone() && !bias->mustBeNone()) {
+      // ATen rounds layer_norm(x, s, ones, bias) differently from
+      // layer_norm(x, s, None, bias): no fill.
+      why = "a None weight with a bias";
+    } else {
+      auto t = types_.tensor(input);
+      if (!t || !t->scalarType() || !t->device()) {
+        why = "a None weight or bias, and the input's dtype or device is unknown";
+      } else {
+        // ones/zeros converted to the input's dtype and device at run time
+        // (exact in every dtype; a later call with another dtype or device
+        // gets matching ones), typed as profiled for the bridge.
+        torch::jit::WithInsertPoint at(n);
+        std::vector<int64_t> dims = shape->toIntVector();
+        Value* dtype = graph_.insert(c10::prim::dtype, {input});
+        Value* device = graph_.insert(c10::prim::device, {input});
+        auto filled = [&](const at::Tensor& value) {
+          Value* c = graph_.insertConstant(value);
+          Value* converted = graph_.insert(c10::aten::to, {c, device, dtype});
+          converted->setType(
+              TensorType::createContiguous(*t->scalarType(), *t->device(), dims)
+                  ->withRequiresGrad(false));
+          return converted;
+        };
+        if (weight->mustBeNone()) {
+          n->replaceInput(2, filled(at::ones(dims)));
+        }
+        if (bias->mustBeNone()) {
+          n->replaceInput(3, filled(at::zeros(dims)));
+        }
+        GRAPH_UPDATE(
+            "Filled the None weight/bias of layer_norm with ones/zeros (",
+            describe(t), "): ", before);
+        ++result_.layer_norm_filled;
+        return;
+      }
+    }
+    toNativeLayerNorm(graph_, n, types_);
+    GRAPH_UPDATE("Renamed to aten::native_layer_norm, ", why, ": ", before);
+    ++result_.layer_norm_native;
+  }
+
+  Graph& graph_;
+  BridgeTypes types_;
+  FuserSafetyResult result_;
+};
+
+} // namespace
+
+FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph) {
+  SafetyPass pass(*graph);
+  pass.run(graph->block());
+  FuserSafetyResult r = pass.result();
+  if (r.total() > 0) {
+    GRAPH_DUMP("After the fuser-safety rewrites (" + r.describe() + "):", graph);
+  }
+  return r;
+}
+
+void registerFuserSafetyOperators() {
+  using torch::jit::Operator;
+  using torch::jit::pop;
+  using torch::jit::push;
+  const auto from_schema = c10::AliasAnalysisKind::FROM_SCHEMA;
+  static torch::jit::RegisterOperators reg({
+      Operator(
+          "torch_optspec::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+          [](Stack& stack) {
+            auto alpha = pop(stack).toScalar();
+            auto other = pop(stack).toTensor();
+            auto self = pop(stack).toTensor();
+            push(stack, at::add(self, other, alpha));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
+          [](Stack& stack) {
+            auto alpha = pop(stack).toScalar();
+            auto other = pop(stack).toScalar();
+            auto self = pop(stack).toTensor();
+            push(stack, at::add(self, other, alpha));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)",
+          [](Stack& stack) {
+            auto alpha = pop(stack).toScalar();
+            auto other = pop(stack).toTensor();
+            auto self = pop(stack).toTensor();
+            push(stack, self.add_(other, alpha));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)",
+          [](Stack& stack) {
+            auto alpha = pop(stack).toScalar();
+            auto other = pop(stack).toScalar();
+            auto self = pop(stack).toTensor();
+            push(stack, self.add_(other, alpha));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor",
+          [](Stack& stack) {
+            auto bias = pop(stack).toOptional<at::Tensor>();
+            auto weight = pop(stack).toTensor();
+            auto input = pop(stack).toTensor();
+            push(stack, at::linear(input, weight, bias));
+          },
+          from_schema),
+      Operator(
+          "torch_optspec::silu(Tensor self) -> Tensor",
+          [](Stack& stack) {
+            auto self = pop(stack).toTensor();
+            push(stack, at::silu(self));
+          },
+          from_schema),
+  });
+}
+
+} // namespace torch_optspec
