@@ -675,3 +675,18 @@ def test_graph_stage_guarded_and_strict():
         torch._C.parse_ir(IR), ["", ""], True)
     assert outcome == "nothing_to_do"
     assert "torch_optspec" not in str(g)
+
+
+def test_freeze_after_specialize():
+    torch.manual_seed(0)
+    eager = Gated().eval()
+    m = script(eager)
+    x, b = torch.randn(2, 4), torch.randn(4)
+    for strict in (False, True):
+        frozen = torch.jit.freeze(torch_optspec.specialize(m, x, b, strict=strict).eval())
+        assert not list(frozen.parameters())
+        with torch.no_grad():
+            for _ in range(3):
+                torch.testing.assert_close(frozen(x, b), eager(x, b))
+            if not strict:
+                torch.testing.assert_close(frozen(x, None, b), eager(x, None, b))
