@@ -93,3 +93,13 @@ bench: build $(VENV)/.bench-deps
 
 bench-quick: build $(VENV)/.bench-deps
 	$(PY) -m bench.run --quick
+
+# Packaging (tests/packaging/check_wheel.sh): in a fresh venv under /tmp, the
+# sdist's contents, the isolated-build message, a wheel built from the sdist
+# and an install from the sdist, each imported from outside the checkout and
+# used by a C++ consumer through find_package. Compiles the library twice
+# (several minutes each): not part of `make test`.
+.PHONY: test-package
+test-package:
+	MAX_JOBS=$${MAX_JOBS:-2} PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) \
+	  TORCH_INDEX_URL=$(TORCH_INDEX_URL) bash tests/packaging/check_wheel.sh

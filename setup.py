@@ -12,7 +12,9 @@ requires that torch major.minor.
 Environment:
     MAX_JOBS                         parallel compile jobs (default 2)
     TORCH_OPTSPEC_CMAKE_BUILD_DIR    CMake build tree (default build/cmake-<torch>)
-    TORCH_OPTSPEC_CMAKE_ARGS         extra CMake arguments (e.g. tests on)
+    TORCH_OPTSPEC_CMAKE_ARGS         extra CMake arguments, after setup.py's own
+                                     (tests and examples are off unless this says
+                                     -DTORCH_OPTSPEC_BUILD_TESTS=ON, ...EXAMPLES=ON)
 """
 import os
 import shlex
@@ -27,10 +29,12 @@ try:
     import torch
     from torch.utils.cpp_extension import BuildExtension, CppExtension
 except ImportError:
+    # One line, the only one pip shows in its error box. Under pip's build
+    # isolation torch is missing even when the user's environment has it.
     sys.exit(
-        "torch_optspec: building needs torch 2.13 installed in this environment; "
-        "install it first, then build without isolation: "
-        "pip install --no-build-isolation ."
+        "torch_optspec: the build needs torch 2.13 importable, and pip's isolated "
+        "build environment has none; with torch 2.13, cmake and ninja installed, "
+        "run: pip install --no-build-isolation ."
     )
 
 VERSION = open(os.path.join(ROOT, "version.txt")).read().strip()
@@ -76,6 +80,10 @@ class BuildWithLibrary(BuildExtension):
             # site-packages/torch_optspec/lib -> site-packages/torch/lib
             "-DTORCH_OPTSPEC_INSTALL_RPATH=$ORIGIN/../../torch/lib",
             f"-DPython3_EXECUTABLE={sys.executable}",
+            # The library only: tests/cpp and examples/cpp are not in the sdist
+            # (TORCH_OPTSPEC_CMAKE_ARGS, which comes last, can turn them on).
+            "-DTORCH_OPTSPEC_BUILD_TESTS=OFF",
+            "-DTORCH_OPTSPEC_BUILD_EXAMPLES=OFF",
         ] + shlex.split(os.environ.get("TORCH_OPTSPEC_CMAKE_ARGS", ""))
         for cmd in (configure,
                     [cmake, "--build", build_dir, "-j", jobs],

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 JIT_VARIANTS = ("stock", "optspec", "twin")
+AOT_VARIANTS = ("aot", "aot_strict")  # torch_optspec.specialize (BERT rows)
 # compiled without a fuser, for rows where stock and the twin fail under it
 NOFUSER_VARIANTS = ("stock_nofuser", "twin_nofuser")
 
@@ -58,6 +59,38 @@ def targets(results: dict) -> List[str]:
         lines.append(f"- {'MET' if ok else 'MISSED'} first-call latency <= 1.25x stock: {f['name']}: "
                      f"{f['ratio_optspec_vs_stock']:.2f}x")
     return lines
+
+
+def aot_table(results: dict) -> List[str]:
+    """Rows of the ahead-of-time variants next to optspec and twin (empty when
+    none ran)."""
+    cases = [c for c in results["cases"] if c.get("aot_plans")]
+    if not cases:
+        return []
+    L = ["", "## Ahead of time: torch_optspec.specialize (frozen, then specialized; run with "
+         "the pass off)", "",
+         "| config | fuser | optspec | twin | aot | aot strict | aot/twin | aot strict/twin "
+         "| fusion groups o/t/a/as | prim::If o/t/a/as |", "|---|---|---|---|---|---|---|---|---|---|"]
+    names = ("optspec", "twin") + AOT_VARIANTS
+
+    def ms(t, k):
+        return f"{t[k] * 1e3:.2f}" if k in t else "fails"
+
+    def ratio(r):
+        return f"{r:.3f}" if r is not None else "-"
+
+    for c in cases:
+        t = c["median_s"]
+        plans = dict(c["plans"], **c["aot_plans"])
+
+        def per_plan(key):
+            return "/".join(str(plans[k][key]) if plans.get(k) else "x" for k in names)
+
+        L.append(f"| {c['name']} | {c['fuser']} | {ms(t, 'optspec')} | {ms(t, 'twin')} | "
+                 f"{ms(t, 'aot')} | {ms(t, 'aot_strict')} | {ratio(c.get('ratio_aot_vs_twin'))} | "
+                 f"{ratio(c.get('ratio_aot_strict_vs_twin'))} | {per_plan('fusion_total')} | "
+                 f"{per_plan('prim_if')} |")
+    return L
 
 
 def write_markdown(results: dict, path: str) -> None:
@@ -127,6 +160,7 @@ def write_markdown(results: dict, path: str) -> None:
         L.append(f"| {r['name']} | {p['stock']['fusion_total']}/{p['optspec']['fusion_total']}/"
                  f"{p['twin']['fusion_total']} | {p['stock']['prim_if']}/{p['optspec']['prim_if']}/"
                  f"{p['twin']['prim_if']} |")
+    L += aot_table(results)
     L += ["", "## Targets", ""] + targets(results)
     notes = sorted({c["note"] for c in results["cases"] if c["note"]})
     notes += [f"{c['name']}: {k} failed: {v}" for c in results["cases"] for k, v in c["failures"].items()]

@@ -13,6 +13,8 @@ and measures them interleaved in one process:
   stock      torch.jit.script + torch.jit.freeze, plans compiled with the pass off
   optspec    the same, plans compiled with torch_optspec on
   twin       the hand-specialized model (Final[bool] flags / no Optional), scripted + frozen
+  aot        BERT rows: torch_optspec.specialize(frozen, *inputs), run with the pass off
+  aot_strict the same with strict=True (the specialized code at the top level)
   compile    torch.compile(eager) (outside reference; --no-compile skips it)
 
 Rows where stock oneDNN Graph fails on the model and on its twin (the torch.nn
@@ -54,7 +56,7 @@ from torch_optspec.census import summarize_graph
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
 from .models.blocks import (AttentionBlock, EncoderWithMask, EncoderWithoutMask, MHAWithMask,
                             MHAWithoutMask, SpecializedAttentionBlock)
-from .render import JIT_VARIANTS, NOFUSER_VARIANTS, render, render_dir, targets
+from .render import AOT_VARIANTS, JIT_VARIANTS, NOFUSER_VARIANTS, render, render_dir, targets
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 COMPILE_ROWS = {"bert L2 h768 b1 s128 mask=yes", "bert L2 h768 b1 s128 mask=None",
@@ -216,8 +218,12 @@ def compile_jit(model: nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.freeze(torch.jit.script(model))
 
 
-def warm_jit(fn, args, with_pass: bool, calls: int = 3):
-    """Profile and optimize under the given pass state; return the plan's summary."""
+def warm_jit(fn, args, with_pass: bool, calls: int = 7):
+    """Profile and optimize under the given pass state; return the plan's
+    summary. Seven calls and one more: the profiling run, the plan, three calls
+    a value site learns bool/int values on, the value-specialized plan's own
+    profiling run and its optimization (an outlined fast path's profiling run
+    and optimization fit in the same calls)."""
     with torch_optspec.enabled(with_pass):
         for _ in range(calls):
             fn(*args)
@@ -285,6 +291,19 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
             except RuntimeError as e:
                 failures[name] = str(e).strip().splitlines()[-1]
         set_fuser(case.fuser)
+        if case.family == "bert":  # ahead of time: torch_optspec.specialize, then the pass off
+            for name, strict in (("aot", False), ("aot_strict", True)):
+                try:
+                    compiled = torch_optspec.specialize(compile_jit(case.eager), *case.args,
+                                                        strict=strict)
+                    plans[name] = warm_jit(compiled, case.args, False)
+                    if strict:  # the census counts each strict check as a model prim::If
+                        checks = sum(len(a.check.split(" and ")) for a in
+                                     compiled.optspec_report.arguments if a.check)
+                        plans[name].prim_if -= checks
+                    variants[name] = (compiled, case.args)
+                except RuntimeError as e:
+                    failures[name] = str(e).splitlines()[0]
         compile_s = None
         if with_compile:
             compiled = torch.compile(case.eager)
@@ -326,6 +345,9 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
         "ratio_compile_vs_stock": paired("compile", "stock"),
         "ratio_optspec_vs_stock_nofuser": paired("optspec", "stock_nofuser"),
         "ratio_optspec_vs_twin_nofuser": paired("optspec", "twin_nofuser"),
+        "ratio_aot_vs_twin": paired("aot", "twin"),
+        "ratio_aot_strict_vs_twin": paired("aot_strict", "twin"),
+        "aot_plans": {k: plans[k].as_dict() for k in AOT_VARIANTS if k in plans},
         "failures": failures,
         "compile_first_call_s": compile_s,
         "plans": {k: (plans[k].as_dict() if k in plans else None) for k in JIT_VARIANTS},
@@ -334,10 +356,12 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
     }
 
 
-def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 3) -> dict:
-    """Seconds for the first `calls` calls of a freshly frozen module (profiling
-    run, optimization, first optimized run), with and without the pass; the
-    variants alternate, medians over `repeats` fresh copies."""
+def first_call_latency(make_case: Callable[[], Case], repeats: int, calls: int = 8) -> dict:
+    """Seconds for the first `calls` calls of a freshly frozen module, with
+    and without the pass; the variants alternate, medians over `repeats`
+    fresh copies. Eight calls: the profiling run, the optimization, and, with
+    the pass, the value site's learning calls and the value-specialized
+    plan's own profiling run and optimization (the second compilation)."""
     case = to_device(make_case(), DEVICE)
     set_fuser(case.fuser)
     scripted = torch.jit.script(case.eager)
@@ -432,10 +456,10 @@ def main(argv=None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="re-write latest.md and latest.png from OUT/latest.json, run nothing")
     parser.add_argument("--out", default=RESULTS, help="results directory (default bench/results)")
-    parser.add_argument("--only", metavar="REGEX",
-                        help="only the rows whose name matches REGEX (re.search); writes "
-                             "OUT/only.{md,json,png} and leaves latest.* alone; skips the "
-                             "first-call, guard and NNC sections")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="run only the rows whose name matches PATTERN (a substring or a "
+                             "regular expression, re.search), and none of the first-call, "
+                             "guard-overhead and NNC sections")
     args = parser.parse_args(argv)
     if args.render_only:
         render_dir(args.out)
@@ -465,18 +489,12 @@ def main(argv=None) -> int:
               + (f" optspec/stock-no-fuser {fmt_ratio(c['ratio_optspec_vs_stock_nofuser'])} "
                  f"optspec/twin-no-fuser {fmt_ratio(c['ratio_optspec_vs_twin_nofuser'])}"
                  if c["plans_nofuser"] else "")
-              + (f" failures {c['failures']}" if c["failures"] else ""), flush=True)
+              + (f" failures {c['failures']}" if c["failures"] else "")
+              + (f" aot/twin {fmt_ratio(c['ratio_aot_vs_twin'])} aot_strict/twin "
+                 f"{fmt_ratio(c['ratio_aot_strict_vs_twin'])}" if c["aot_plans"] else ""), flush=True)
     if args.only:
-        results.update(first_call=[], guard_overhead=[], nnc=[])
-        results["machine"]["loadavg_end"] = os.getloadavg()
-        results["wall_s"] = time.perf_counter() - t_start
-        results["targets"] = targets(results)
-        with open(os.path.join(args.out, "only.json"), "w") as f:
-            json.dump(results, f, indent=1, default=str)
-        render(results, args.out, stem="only")
-        print("\n".join(results["targets"]))
-        print(f"wrote {args.out}/only.{{md,json,png}} in {results['wall_s']:.0f} s")
-        return 0
+        results.update(first_call=[], guard_overhead=[], nnc=[], only=args.only)
+        return finish(results, args.out, t_start)
     print(f"[{time.perf_counter() - t_start:6.0f}s] first-call latency", flush=True)
     fc = [lambda: attention_case(1, 128, True)]
     if not args.quick:
@@ -487,14 +505,18 @@ def main(argv=None) -> int:
                                                number=5000 if args.quick else 20000)
     print(f"[{time.perf_counter() - t_start:6.0f}s] NNC counts", flush=True)
     results["nnc"] = nnc_counts()
+    return finish(results, args.out, t_start)
+
+
+def finish(results: dict, out: str, t_start: float) -> int:
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["wall_s"] = time.perf_counter() - t_start
     results["targets"] = targets(results)
-    with open(os.path.join(args.out, "latest.json"), "w") as f:
+    with open(os.path.join(out, "latest.json"), "w") as f:
         json.dump(results, f, indent=1, default=str)
-    render(results, args.out)
+    render(results, out)
     print("\n".join(results["targets"]))
-    print(f"wrote {args.out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
+    print(f"wrote {out}/latest.{{md,json,png}} in {results['wall_s']:.0f} s")
     return 0
 
 

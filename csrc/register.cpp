@@ -8,8 +8,9 @@
 //     of the pre-pass list, before fusers registered as pre-passes (oneDNN
 //     Graph registers itself when torch.jit.enable_onednn_fusion(True) is
 //     called), so oneDNN Graph always receives the safe graph;
-//   - the guard operator (version.cpp) and the fuser-safety stage's
-//     same-kernel operators (fuser_safety.cpp);
+//   - the guard operator (version.cpp), the value-site operators
+//     (values.cpp) and the fuser-safety stage's same-kernel operators
+//     (fuser_safety.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
@@ -39,6 +40,14 @@ namespace torch_optspec {
 namespace {
 
 std::atomic<bool> active_copy{false};
+
+// The graph the pre-pass specialized in the optimization running on this
+// thread: the post-pass of the same optimization (same Graph object, see
+// runNoGradOptimizations) un-fuses its input-less NNC groups; any other graph
+// is left exactly as stock TorchScript fuses it. A graph behind a value site
+// has its guard nested, and a value-specialized one may have none: this
+// tracks them all.
+thread_local const Graph* specialized_here = nullptr;
 
 void movePassToFront(torch::jit::GraphPassNameType id) {
   auto& passes = torch::jit::getCustomPrePasses();
@@ -74,16 +83,27 @@ void makeFuserSafe(std::shared_ptr<Graph>& graph) {
 // The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
 // the graph is left as it is and the executor carries on.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
+  specialized_here = nullptr;
   if (!is_enabled()) {
     return;
   }
   recordGraphSeen();
+  bool specialized = false;
   try {
     SpecializationPlan plan = decideFromProfiles(*graph);
     recordPlan(plan);
     DriverOptions options;
     options.outline = outlines_now();
+    // A graph marked by a value site gets the values it fixed; any other
+    // graph with bool/int/Optional inputs gets a site that learns them.
+    options.learned = learnedValues(*graph);
+    if (options.learned.site < 0) {
+      options.value_site = valueCandidates(*graph);
+    }
     DriverResult result = specializeGraph(graph, plan, options);
+    using Outcome = DriverResult::Outcome;
+    specialized =
+        result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching;
     recordResult(*graph, result);
   } catch (const std::exception& e) {
     GRAPH_DEBUG("Specialization abandoned, graph left as it was: ", e.what());
@@ -95,6 +115,7 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
   if (onednnPrePassRegistered()) {
     makeFuserSafe(graph);
   }
+  specialized_here = specialized ? graph.get() : nullptr; // after any swap
 }
 
 bool profilingPredicate(const Node* n) {
@@ -102,7 +123,10 @@ bool profilingPredicate(const Node* n) {
 }
 
 void postFusionPass(std::shared_ptr<Graph>& graph) {
-  UnfuseInputlessGroups(graph);
+  if (graph.get() == specialized_here) {
+    UnfuseInputlessGroups(graph);
+  }
+  specialized_here = nullptr;
 }
 
 // TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
@@ -140,6 +164,10 @@ const char* guard_op_name() {
   return "torch_optspec::check_none_pattern";
 }
 
+const char* value_site_op_name() {
+  return "torch_optspec::check_values";
+}
+
 bool is_active_copy() {
   ensure_registered();
   return active_copy.load();
@@ -162,6 +190,7 @@ void ensure_registered() {
       return;
     }
     registerGuardOperator();
+    registerValueOperators();
     registerFuserSafetyOperators();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);

@@ -43,6 +43,8 @@ StatIndex skipCounter(SkipReason reason) {
       return k_skipped_mixed;
     case SkipReason::Undefined:
       return k_skipped_undefined_tensor;
+    case SkipReason::Varying:
+      return k_skipped_varying;
     case SkipReason::NotOptional:
       break;
   }
@@ -77,6 +79,10 @@ void reset_stats() {
   }
 }
 
+void recordVarying(size_t n) {
+  add(k_skipped_varying, n);
+}
+
 void recordGraphSeen() {
   add(k_graphs_seen);
 }
@@ -95,11 +101,18 @@ void recordPlan(const SpecializationPlan& plan) {
 
 void recordResult(const Graph& graph, const DriverResult& result) {
   using Outcome = DriverResult::Outcome;
-  if (result.outcome == Outcome::Specialized) {
-    add(k_graphs_specialized);
-    add(k_guards_inserted);
+  if (result.outcome == Outcome::Specialized || result.outcome == Outcome::Watching) {
+    add(k_graphs_specialized, result.outcome == Outcome::Specialized ? 1 : 0);
+    add(k_guards_inserted, result.guard_inserted ? 1 : 0);
+    add(k_value_sites, result.value_site >= 0 ? 1 : 0);
     add(k_inputs_none, result.plan.count(InputKind::None));
     add(k_inputs_tensor, result.plan.count(InputKind::Tensor));
+    add(k_inputs_value, result.plan.count(InputKind::Value) + result.plan.count(InputKind::Present));
+    size_t properties = 0;
+    for (const auto& d : result.plan.inputs) {
+      properties += d.kind == InputKind::Tensor && d.guardsProperties() ? 1 : 0;
+    }
+    add(k_inputs_properties, properties);
   } else if (result.outcome == Outcome::Rejected) {
     add(k_graphs_rejected);
   }

@@ -104,7 +104,8 @@ def test_stats_count_and_reset():
     assert s["inputs_tensor"] == 1 and s["inputs_none"] == 0
     assert s["guards_inserted"] == 1
     assert {k for k in s if k.startswith("skipped_")} == {
-        "skipped_unused", "skipped_not_profiled", "skipped_mixed", "skipped_undefined_tensor"}
+        "skipped_unused", "skipped_not_profiled", "skipped_mixed", "skipped_undefined_tensor",
+        "skipped_varying"}
     torch_optspec.reset_stats()
     assert torch_optspec.stats()["graphs_seen"] == 0
 

@@ -6,6 +6,9 @@
 The pass specializes each Optional[Tensor] input of a scripted graph to what
 the profiling executor observed (None -> constant, present -> Tensor), guards
 that None-pattern, and keeps the original graph as a lazily compiled fallback.
+
+    model = torch_optspec.specialize(scripted, x, mask)   # ahead of time
+    torch.jit.save(model, "model.pt")   # runs specialized without torch_optspec
 """
 import os as _os
 
@@ -29,6 +32,7 @@ from ._api import (  # noqa: E402
 from ._build_info import TORCH_VERSION as _BUILT_WITH_TORCH  # noqa: E402
 from ._build_info import WHEEL_VERSION as __version__  # noqa: E402
 from ._explain import explain  # noqa: E402  (the module is _explain: torch_optspec.explain is the function)
+from ._specialize import SpecializeReport, specialize  # noqa: E402
 
 # Runs with the torch major.minor it was built with, any patch release.
 SUPPORTED_TORCH = "==" + ".".join(_BUILT_WITH_TORCH.split(".")[:2]) + ".*"
@@ -49,6 +53,8 @@ __all__ = [
     "set_fast_path",
     "get_fast_path",
     "explain",
+    "specialize",
+    "SpecializeReport",
     "census",
     "ExtensionMismatchError",
     "SUPPORTED_TORCH",

@@ -1,6 +1,9 @@
-"""Command line: python -m torch_optspec explain MODEL.pt [INPUT ...]
+"""Command line:
 
-Run `python -m torch_optspec explain --help` for the options and examples.
+    python -m torch_optspec explain MODEL.pt [INPUT ...]
+    python -m torch_optspec specialize IN.pt OUT.pt [INPUT ...] [--strict] [--freeze]
+
+Run `python -m torch_optspec COMMAND --help` for the options and examples.
 
 The pieces other subcommands reuse:
 
@@ -29,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 PROG = "python -m torch_optspec"
-COMMANDS = ("explain",)  # the subcommands build_parser() adds
+COMMANDS = ("explain", "specialize")  # the subcommands build_parser() adds
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 INPUT_SPEC_HELP = """\
@@ -57,6 +60,23 @@ examples:
 exit status: 0 success, 1 the model failed at run time, 2 usage error or a
 file that is not a TorchScript model (errors are one line; --traceback shows
 the full traceback)."""
+SPECIALIZE_EXAMPLES = """\
+examples:
+  python -m torch_optspec specialize model.pt model_mask.pt 2x3x4x4 2x1x1x4
+      specialized for a mask given; other calls run the original code
+  python -m torch_optspec specialize bert.pt bert_nomask.pt 1x128:int64 attention_mask=None --strict
+      specialized for no mask; a call with a mask raises
+  python -m torch_optspec specialize bert.pt bert_onednn.pt 1x128:int64 attention_mask=1x128:int64 \\
+      --freeze --strict
+      frozen first (what oneDNN Graph fuses), then specialized at the top level
+
+Only whether each Optional argument is None is taken from the INPUTs (their
+shapes and values are not baked in). The model is put in eval mode first (as
+explain does). OUT.pt runs with plain torch / LibTorch: torch.jit.load it,
+torch_optspec is not needed.
+
+exit status: 0 success, 1 the specialization failed, 2 usage error or a file
+that is not a TorchScript model."""
 
 
 class UsageError(Exception):
@@ -312,6 +332,33 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--graph", action="store_true",
                     help="also print the optimized graphs before and after")
     ex.set_defaults(func=_explain)
+
+    sp = sub.add_parser(
+        "specialize", help="write a copy of a TorchScript model specialized for example inputs, "
+                           "which runs specialized without torch_optspec",
+        description=textwrap.fill(
+            "Load a TorchScript model, specialize its forward() ahead of time for the None-ness of "
+            "the example INPUTs (torch_optspec.specialize), save the result to OUT.pt and print "
+            "what was baked in. The saved model uses stock TorchScript operations only.", 79),
+        epilog=INPUT_SPEC_HELP + "\n\n" + SPECIALIZE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("model", metavar="IN.pt",
+                    help="a TorchScript file (written by torch.jit.save or ScriptModule.save)")
+    sp.add_argument("output", metavar="OUT.pt", help="where to write the specialized model")
+    sp.add_argument("inputs", metavar="INPUT", nargs="*", default=[],
+                    help="one per argument of forward(): SHAPE[:DTYPE], scalar[:DTYPE], None "
+                         "or name=SPEC (see below)")
+    sp.add_argument("--strict", action="store_true",
+                    help="a call that does not match raises instead of running the original code; "
+                         "the specialized code is the top-level graph (oneDNN Graph needs that)")
+    sp.add_argument("--freeze", action="store_true",
+                    help="torch.jit.freeze the model first (parameters become constants: what "
+                         "oneDNN Graph fuses; the result cannot be trained)")
+    sp.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where the model and the example inputs go (default: cpu)")
+    sp.add_argument("--traceback", action="store_true",
+                    help="on an error, show the full Python traceback instead of one line")
+    sp.set_defaults(func=_specialize)
     return parser
 
 
@@ -329,6 +376,32 @@ def _explain(args) -> int:
     if args.graph:
         print("\n--- optimized graph before ---\n" + report.graph_before)
         print("--- optimized graph after ---\n" + report.graph_after)
+    return EXIT_OK
+
+
+def _specialize(args) -> int:
+    from ._specialize import specialize
+
+    device = select_device(args.device)
+    positional, keywords = parse_inputs(args.inputs, device)
+    if os.path.abspath(args.output) == os.path.abspath(args.model):
+        raise UsageError(f"OUT.pt is IN.pt ({args.model}): write the specialized model elsewhere")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"{args.output}: directory {out_dir} does not exist")
+    model = load_model(args.model, device)
+    check_call(model, positional, keywords)
+    if args.freeze:
+        model = torch.jit.freeze(model)
+    specialized = specialize(model, *positional, strict=args.strict, **keywords)
+    report = specialized.optspec_report
+    torch.jit.save(specialized, args.output)
+    print(f"{args.model}: " + str(report).rstrip())
+    if report.specialized:
+        print(f"wrote {args.output}" + (" (frozen)" if args.freeze else "")
+              + ": runs specialized with plain torch (torch.jit.load) or LibTorch (torch::jit::load)")
+    else:
+        print(f"wrote {args.output}: an unchanged copy")
     return EXIT_OK
 
 

@@ -68,6 +68,8 @@ def _forward_graph(compiled) -> torch._C.Graph:
 def _describe_value(v: Any) -> str:
     if v is None:
         return "None"
+    if isinstance(v, (bool, int, float, str)):
+        return repr(v)
     if isinstance(v, torch.Tensor):
         rg = ", requires_grad" if v.requires_grad else ""
         return f"Tensor{tuple(v.shape)} {str(v.dtype).replace('torch.', '')}{rg}"
@@ -110,12 +112,12 @@ class ExplainReport:
                      f"grad mode: {'on' if self.grad_enabled else 'off'}; "
                      f"executor path: {'autodiff (grad)' if self.autodiff else 'no-grad'}; "
                      f"calls: {self.calls}")
-        lines.append("  Optional[Tensor] inputs:")
-        optional = [i for i in self.inputs if i.type == "Optional[Tensor]"]
-        if not optional:
-            lines.append("    (none)")
-        for i in optional:
-            lines.append(f"    {i.name:<24} example: {i.example:<28} -> {i.decision}")
+        lines.append("  arguments (what was fixed):")
+        shown = [i for i in self.inputs if i.type == "Optional[Tensor]" or i.decision != "-"]
+        if not shown:
+            lines.append("    (none to specialize)")
+        for i in shown:
+            lines.append(f"    {i.name:<24} {i.type:<18} example: {i.example:<26} -> {i.decision}")
         if self.after.guards:
             lines.append(f"  guard: {GUARD_KIND} pattern={', '.join(self.after.guard_patterns)}"
                          "  (1 = must be None, 0 = must be a Tensor; else the fallback runs)")
@@ -158,20 +160,54 @@ def _run(compiled, args, kwargs, calls):
 
 
 def _decision_text(entry: dict) -> str:
-    if entry["kind"] == "none":
+    kind = entry["kind"]
+    if kind == "none":
         return "None"
-    if entry["kind"] == "tensor":
-        return "Tensor"
+    if kind == "tensor":
+        props = [entry[k] if k != "dim" else f"dim={entry[k]}" for k in ("dtype", "dim", "device")
+                 if k in entry]
+        return "Tensor" + (" " + " ".join(str(p) for p in props) if props else "")
+    if kind == "value":
+        return f"= {entry['value']}"
+    if kind == "present":
+        return "present"
     return _SKIP_TEXT.get(entry["reason"], "-")
 
 
+def _decisions(results: List[dict], n_inputs: int) -> Dict[int, str]:
+    """Per graph input, what the pass fixed: from the forward graph's result
+    (tensors), then from the value-specialized plan's (values), and the value
+    site's own record for the inputs it found varying or is still learning."""
+    decisions: Dict[int, str] = {}
+    forward = results[0]
+    for i, e in enumerate(forward["inputs"]):
+        if e["kind"] != "skip" or e["reason"] != "-":
+            decisions[i] = _decision_text(e)
+    site = forward.get("value_site", -1)
+    if site is not None and site >= 0:
+        info = _C._value_site(site)
+        for k, i in enumerate(info["inputs"]):
+            if info["state"] == "learning":
+                decisions[i] = f"learning its value ({info['observed']} calls seen)"
+            elif k < len(info["varying"]) and info["varying"][k]:
+                decisions[i] = "skipped: varies between calls"
+        for r in results[1:]:  # the plan the site's fallback compiled
+            if len(r["inputs"]) == n_inputs and r["outcome"] == "specialized":
+                for i, e in enumerate(r["inputs"]):
+                    if e["kind"] != "skip":
+                        decisions[i] = _decision_text(e)
+                break
+    return decisions
+
+
 def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[str, Any]] = None,
-            calls: int = 4, enabled: Optional[bool] = None) -> ExplainReport:
+            calls: int = 8, enabled: Optional[bool] = None) -> ExplainReport:
     """Compile in-memory copies of `module_or_function`, run them `calls`
     times on the example inputs with the pass off and on, and report the
-    difference. Four calls by default: the profiling run, the optimized plan,
-    and for an outlined fast path (oneDNN) its own profiling run and
-    optimization.
+    difference. Eight calls by default: the profiling run, the optimized
+    plan, three calls a value site learns bool/int values on, the profiling
+    run and optimization of the value-specialized plan (and, for an outlined
+    fast path, its own profiling run and optimization).
 
     example_inputs: the positional arguments of forward (None for an absent
     optional). example_kwargs: its keyword arguments, as a dict (any names,
@@ -205,7 +241,7 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
     forward = results[0] if results else None
     decisions = {}
     if forward is not None and len(forward["inputs"]) == len(graph_inputs):
-        decisions = {i: _decision_text(e) for i, e in enumerate(forward["inputs"])}
+        decisions = _decisions(results, len(graph_inputs))
     offset = 0 if isinstance(after_copy, torch.jit.ScriptFunction) else 1  # self
     names = [v.debugName().split(".")[0] for v in graph_inputs[offset:]]
     bound = list(example_inputs)
@@ -217,13 +253,14 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
         is_opt = isinstance(t, torch._C.OptionalType) and isinstance(t.getElementType(), torch._C.TensorType)
         example_str = "default (None)" if isinstance(example, str) and example == "<default>" \
             else _describe_value(example)
-        decision = decisions.get(k + offset, "not examined") if is_opt else "-"
+        decision = decisions.get(k + offset, "not examined" if is_opt else "-")
         inputs.append(InputReport(name, "Optional[Tensor]" if is_opt else str(t), example_str, decision))
 
     after = summarize_graph(after_graph)
     before = summarize_graph(before_graph)
     fallbacks = [summarize_graph(g) for g in fallback_plans(after_graph)]
-    specialized = forward is not None and forward["outcome"] == "specialized"
+    specialized = forward is not None and (
+        forward["outcome"] == "specialized" or any(r["outcome"] == "specialized" for r in results[1:]))
     autodiff = grad and _requires_grad_anywhere(after_copy, values)
 
     reasons = []

@@ -13,8 +13,10 @@ import torch
 
 from . import _C
 
-# The guard operator's name, as the library defines it.
+# The guard operator's name, as the library defines it, and the value site's
+# check (values.cpp): its If calls the value-specialized plan in block0.
 GUARD_KIND: str = _C.GUARD_KIND
+VALUE_SITE_KIND: str = _C.VALUE_SITE_KIND
 
 # Node kinds that are fusion groups (one compiled kernel each).
 FUSION_GROUP_KINDS = (
@@ -46,8 +48,40 @@ def nodes(block_owner, recurse_subgraphs: bool = True) -> Iterable[torch._C.Node
 
 
 def guard_nodes(graph: torch._C.Graph) -> List[torch._C.Node]:
-    """The torch_optspec guards at the top level of `graph`."""
-    return [n for n in graph.nodes() if n.kind() == GUARD_KIND]
+    """The torch_optspec guards at the top level of `graph` (inside a value
+    site's generic branch too)."""
+    found = []
+    for n in graph.nodes():
+        if n.kind() == GUARD_KIND:
+            found.append(n)
+        elif n.kind() == VALUE_SITE_KIND:
+            site_if = guarded_if(n)
+            if site_if is not None:
+                found += [m for m in list(site_if.blocks())[1].nodes() if m.kind() == GUARD_KIND]
+    return found
+
+
+def value_site_plan(graph: torch._C.Graph) -> Optional[torch._C.Graph]:
+    """The optimized plan a value site calls once it has learned the values
+    (None while learning, or before that plan was optimized)."""
+    for n in graph.nodes():
+        if n.kind() == VALUE_SITE_KIND:
+            site_if = guarded_if(n)
+            call = outlined_call(next(site_if.blocks())) if site_if is not None else None
+            return _C._called_plan(call) if call is not None else None
+    return None
+
+
+def effective_plan(graph: torch._C.Graph) -> torch._C.Graph:
+    """The plan a call that matches every check runs: the value-specialized
+    plan of a value site when it is compiled, else `graph`."""
+    seen = 0
+    while seen < 8:
+        inner = value_site_plan(graph)
+        if inner is None:
+            return graph
+        graph, seen = inner, seen + 1
+    return graph
 
 
 def guard_pattern(node: torch._C.Node) -> List[int]:
@@ -79,6 +113,7 @@ def fast_path(graph: torch._C.Graph):
     """What a call matching the guard runs: block0 of the versioning If, or
     the optimized graph of the outlined function (None if not optimized yet).
     Raises if `graph` has no guard."""
+    graph = effective_plan(graph)
     guards = guard_nodes(graph)
     if not guards:
         raise ValueError(f"no {GUARD_KIND} in the graph")
@@ -134,11 +169,17 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                                   if n.kind() not in ("prim::Constant", "prim::ListConstruct")])
             if kind == "prim::If":
                 cond = node.inputsAt(0).node().kind()
-                if cond not in FUSER_GUARD_KINDS and cond != GUARD_KIND:
+                if cond not in FUSER_GUARD_KINDS and cond not in (GUARD_KIND, VALUE_SITE_KIND):
                     ifs += 1
             if kind == GUARD_KIND:
                 patterns.append(str(guard_pattern(node)) if node.hasAttribute("pattern") else "?")
             blocks = list(node.blocks())
+            if kind == "prim::If" and node.inputsAt(0).node().kind() == VALUE_SITE_KIND:
+                # Learned: the value-specialized plan runs; else the generic branch.
+                call = outlined_call(blocks[0])
+                learned = _C._called_plan(call) if call is not None else None
+                walk(learned.block() if learned is not None else blocks[1])
+                continue
             if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
                 blocks = blocks[:1]  # the fast path; block1 is the unspecialized slow path
                 call = outlined_call(blocks[0])

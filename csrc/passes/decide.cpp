@@ -43,6 +43,10 @@ const char* kindName(InputKind kind) {
       return "none";
     case InputKind::Tensor:
       return "tensor";
+    case InputKind::Value:
+      return "value";
+    case InputKind::Present:
+      return "present";
   }
   return "?";
 }
@@ -59,6 +63,8 @@ const char* reasonName(SkipReason r) {
       return "mixed";
     case SkipReason::Undefined:
       return "undefined_tensor";
+    case SkipReason::Varying:
+      return "varying";
   }
   return "?";
 }
@@ -77,6 +83,8 @@ const char* reasonText(SkipReason r) {
       return "skipped: saw None and Tensor";
     case SkipReason::Undefined:
       return "skipped: saw an undefined Tensor";
+    case SkipReason::Varying:
+      return "skipped: varies between calls";
   }
   return "?";
 }
@@ -95,6 +103,21 @@ std::string SpecializationPlan::describe(const Graph& graph) const {
         break;
       case InputKind::Tensor:
         out << "Tensor";
+        if (d.dtype) {
+          out << " " << c10::toString(*d.dtype);
+        }
+        if (d.dim) {
+          out << " dim=" << *d.dim;
+        }
+        if (d.device) {
+          out << " " << d.device->str();
+        }
+        break;
+      case InputKind::Value:
+        out << "= " << d.value;
+        break;
+      case InputKind::Present:
+        out << "present";
         break;
       case InputKind::Skip:
         out << reasonText(d.reason);
@@ -151,8 +174,78 @@ ProfileSummary summarizeProfiles(const Value* input) {
   return s;
 }
 
+struct PropertyReads {
+  bool dtype = false;
+  bool dim = false;
+  bool device = false;
+};
+
+// The properties the graph reads of `v`, directly or through the profiles
+// and casts that stand for it.
+void collectPropertyReads(const Value* v, PropertyReads& reads) {
+  for (const auto& use : v->uses()) {
+    const Node* n = use.user;
+    switch (n->kind()) {
+      case c10::prim::profile:
+      case c10::prim::unchecked_cast:
+        collectPropertyReads(n->output(), reads);
+        break;
+      case c10::prim::dtype:
+      case c10::aten::is_floating_point:
+        reads.dtype = true;
+        break;
+      case c10::aten::dim:
+        reads.dim = true;
+        break;
+      case c10::prim::device:
+        reads.device = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// Fixes the properties the graph reads when the profile knows them (every
+// tensor profiled agreed on them).
+void decideProperties(const Value* input, const c10::TensorTypePtr& type, InputDecision& d) {
+  if (!type) {
+    return;
+  }
+  PropertyReads reads;
+  collectPropertyReads(input, reads);
+  if (reads.dtype && type->scalarType()) {
+    d.dtype = type->scalarType();
+  }
+  if (reads.dim && type->dim()) {
+    d.dim = static_cast<int64_t>(*type->dim());
+  }
+  if (reads.device && type->device()) {
+    d.device = type->device();
+  }
+}
+
+bool isTensorInput(const Value* v) {
+  return v->node() == v->owningGraph()->param_node() &&
+      v->type()->kind() == c10::TypeKind::TensorType;
+}
+
 InputDecision decideInput(const Value* input) {
   InputDecision d;
+  if (isTensorInput(input)) {
+    // A plain Tensor: only its properties can be specialized, and only when
+    // the graph reads them.
+    ProfileSummary s = summarizeProfiles(input);
+    if (s.seen_tensor && !s.seen_undefined) {
+      decideProperties(input, s.type, d);
+      if (d.guardsProperties()) {
+        d.kind = InputKind::Tensor;
+        d.type = s.type;
+        GRAPH_UPDATE("%", input->debugName(), ": tensor properties guarded");
+      }
+    }
+    return d;
+  }
   if (!isOptionalTensorInput(input)) {
     return d;
   }
@@ -170,6 +263,7 @@ InputDecision decideInput(const Value* input) {
   } else if (s.seen_tensor) {
     d.kind = InputKind::Tensor;
     d.type = s.type;
+    decideProperties(input, s.type, d);
   } else {
     d.reason = SkipReason::NotProfiled;
   }

@@ -37,6 +37,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch_optspec/torch_optspec.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,17 +54,24 @@ using torch::jit::Value;
 // True for a graph input whose type is Optional[Tensor].
 TORCH_OPTSPEC_API bool isOptionalTensorInput(const Value* v);
 
-// True for nodes that read an Optional[Tensor] graph input: the nodes whose
-// inputs the pass needs profiled. (register.cpp gives the JIT this predicate,
-// gated on the switch.)
+// True for nodes that read an Optional[Tensor] graph input, and for the
+// property reads (prim::dtype, aten::dim, aten::is_floating_point,
+// prim::device) of a Tensor graph input: the nodes whose inputs the pass needs
+// profiled. (register.cpp gives the JIT this predicate, gated on the switch.)
 TORCH_OPTSPEC_API bool readsOptionalTensorInput(const Node* n);
+
+// True for the nodes that read a tensor property the guard can check:
+// prim::dtype, aten::dim, aten::is_floating_point, prim::device.
+TORCH_OPTSPEC_API bool isPropertyRead(const Node* n);
 
 // ---- 2. decide ----------------------------------------------------------
 
 enum class InputKind {
-  Skip,   // leave the input alone
-  None,   // always None during profiling
-  Tensor, // always a (defined) Tensor during profiling
+  Skip,    // leave the input alone
+  None,    // always None (profiled, or learned by a value site)
+  Tensor,  // always a (defined) Tensor during profiling
+  Value,   // a bool/int (or Optional of one) fixed to `value` (learned)
+  Present, // an Optional[T] (T not Tensor) never None (learned)
 };
 
 enum class SkipReason {
@@ -72,6 +80,7 @@ enum class SkipReason {
   NotProfiled,
   Mixed,
   Undefined,
+  Varying, // a value site saw it change between calls
 };
 
 // "none", "tensor", "skip"; "-", "unused", "not_profiled", "mixed",
@@ -85,6 +94,18 @@ struct InputDecision {
   // For InputKind::Tensor: the merged profiled type (TensorType::get() when
   // only the presence is known).
   c10::TensorTypePtr type;
+  // Tensor properties the model reads and the profile fixed: the guard checks
+  // them and the fast path folds their reads (refine.cpp). Also set for plain
+  // Tensor inputs (kind Tensor, nothing to refine but the properties).
+  std::optional<c10::ScalarType> dtype;
+  std::optional<int64_t> dim;
+  std::optional<c10::Device> device;
+  // For InputKind::Value: the value (None, a bool or an int).
+  c10::IValue value;
+
+  bool guardsProperties() const {
+    return dtype.has_value() || dim.has_value() || device.has_value();
+  }
 };
 
 // One decision per graph input, in order.
@@ -113,7 +134,9 @@ TORCH_OPTSPEC_API SpecializationPlan planFromPattern(
 
 // The guard operator: torch_optspec::check_none_pattern(...) -> bool with an
 // int[] attribute `pattern` (1: must be None, 0: must be a defined Tensor),
-// one entry per guard input (the specialized graph inputs, in order).
+// one entry per guard input (the specialized graph inputs, in order), and,
+// when the plan fixes tensor properties, int[] attributes `dtypes` (a
+// c10::ScalarType, -1: any), `dims` (-1: any) and str[] `devices` ("": any).
 TORCH_OPTSPEC_API c10::Symbol guardKind();
 TORCH_OPTSPEC_API c10::Symbol patternAttr();
 // The guard's pattern (an int[] attribute, or the IValue list the IR parser
@@ -180,6 +203,71 @@ TORCH_OPTSPEC_API size_t countResidualChecks(
     Block* block,
     const SpecializationPlan& plan);
 
+// ---- 5b. values (values.cpp) ---------------------------------------------
+//
+// The profiling executor records tensors only. The values of bool/int inputs
+// (and of Optional[bool]/Optional[int]) and the None-ness of other
+// Optional[T] inputs are learned by the pass itself: the first optimized plan
+// gets a value site at its top,
+//
+//   %learned : bool = torch_optspec::check_values[site=K](%flag, %n, ...)
+//   %r = prim::If(%learned)
+//     block0(): prim::FallbackGraph(<original body, marked with site K>)
+//     block1(): <the plan as specialized from the profiles>
+//
+// check_values watches the first calls (no-grad only); then it freezes the
+// inputs that did not change (the others are "varying": never specialized)
+// and from then on returns whether a call has the frozen values. The
+// fallback, compiled by the executor when first taken, reaches the pre-pass
+// with the marker: its fixed inputs become constants (learnedValues, then
+// the driver substitutes them). One site per graph, learned once: bounded.
+
+// Graph inputs whose value a value site watches: bool, int, Optional[T] for
+// T not Tensor. With uses only.
+struct ValueCandidate {
+  size_t input = 0;        // graph input index
+  bool none_only = false;  // Optional[T] with T not bool/int: only None-ness
+};
+TORCH_OPTSPEC_API std::vector<ValueCandidate> valueCandidates(const Graph& graph);
+
+// What a frozen site fixed, for the graph it marks: per fixed input, a
+// decision of kind None / Value / Present. Empty when `graph` has no marker
+// (or its site fixed nothing).
+struct LearnedValues {
+  int64_t site = -1;
+  std::vector<std::pair<size_t, InputDecision>> fixed; // (graph input, decision)
+};
+TORCH_OPTSPEC_API LearnedValues learnedValues(const Graph& graph);
+
+// Stage: replaces the fixed inputs by constants (or a refined T for Present)
+// everywhere in `graph` and removes the site marker. Safe only where the
+// outer check_values holds, i.e. in the graph the marker marks.
+TORCH_OPTSPEC_API void substituteValues(Graph& graph, const LearnedValues& learned);
+
+// Stage: wraps `graph` behind a new value site over `candidates`, with
+// `original` (the graph before this optimization) as the marked fallback.
+// `learn_calls` calls are watched before freezing. With `outline_current`
+// the current body becomes a function too (for top-level-only fusers).
+// Returns the site id.
+TORCH_OPTSPEC_API int64_t insertValueSite(
+    Graph& graph,
+    const Graph& original,
+    const std::vector<ValueCandidate>& candidates,
+    int64_t learn_calls,
+    bool outline_current = false);
+
+// What a value site watches and what it saw, for explain() and tests.
+struct ValueSiteInfo {
+  bool exists = false;
+  std::string state; // "learning", "frozen", "disabled"
+  int64_t observed = 0;
+  std::vector<size_t> inputs;  // graph input per candidate
+  std::vector<bool> varying;   // per candidate (after freezing)
+};
+TORCH_OPTSPEC_API ValueSiteInfo valueSiteInfo(int64_t site);
+
+void registerValueOperators();
+
 // ---- 6. outline --------------------------------------------------------
 
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
@@ -217,8 +305,9 @@ void registerFuserSafetyOperators();
 
 // ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
 
-// Inlines back the NNC groups without inputs of graphs we specialized (NNC
-// miscomputes such groups in torch 2.13). Returns the number un-fused.
+// Inlines back the NNC CPU groups without inputs (NNC miscomputes such groups
+// in torch 2.13). Returns the number un-fused. register.cpp runs it on the
+// graphs the pre-pass specialized in the same optimization only.
 TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
 // ---- the driver (specialize_optionals.cpp) ----------------------------------
@@ -226,6 +315,11 @@ TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 struct DriverOptions {
   bool outline = false;     // stage 6 on (the caller resolves FastPathMode)
   int cleanup_max_rounds = 32;
+  // Values a frozen site fixed for this graph (learnedValues): substituted.
+  LearnedValues learned;
+  // Put a value site over these inputs (empty: none), watching learn_calls calls.
+  std::vector<ValueCandidate> value_site;
+  int64_t learn_calls = 3;
 };
 
 struct TORCH_OPTSPEC_API DriverResult {
@@ -233,10 +327,13 @@ struct TORCH_OPTSPEC_API DriverResult {
     Specialized,   // the graph was replaced by its guarded, specialized version
     NothingToDo,   // no input to specialize, or the graph is already versioned
     Rejected,      // the specialized copy failed (reason); graph left as it was
+    Watching,      // nothing specialized yet, a value site inserted (learning)
   };
   Outcome outcome = Outcome::NothingToDo;
   std::string reason; // why NothingToDo / Rejected, empty when Specialized
-  SpecializationPlan plan;
+  SpecializationPlan plan; // the plan, with the learned values merged in
+  int64_t value_site = -1; // the site inserted, or -1
+  bool guard_inserted = false; // a tensor guard (check_none_pattern) was inserted
   CleanupResult cleanup;
   size_t residual_checks = 0; // countResidualChecks on the fast path
 
@@ -251,6 +348,114 @@ TORCH_OPTSPEC_API DriverResult specializeGraph(
     std::shared_ptr<Graph>& graph,
     const SpecializationPlan& plan,
     const DriverOptions& options);
+
+// ---- ahead of time (aot.cpp; ../aot.cpp is torch_optspec::specialize) ------
+//
+// The same refinement, substitution and clean-up on a method's graph (calls
+// inlined), decided from example values instead of profiles and guarded with
+// stock TorchScript operations only, so the saved module runs without
+// torch_optspec:
+//   planFromExample      (2) the decision from the values of one call
+//   stockChecks          (3) the plan as stock conditions, one per decision:
+//                            THE place a decision kind gets its check
+//   specializeBody       (4) the decided inputs replaced at the top level:
+//                            refineFastPath for Optional[Tensor]/Tensor inputs,
+//                            substituteValues for the others
+//   cleanupGraph         (5) as at run time
+//   versionGraphStock    (3) guarded: prim::If(all checks, short-circuit) ->
+//                            the specialized body in block0, the original in block1
+//   insertStrictChecks   (3) strict: per check prim::If -> prim::RaiseException;
+//                            the specialized body is the graph itself
+//   specializeGraphAhead the driver of these, on copies of the graph
+
+// One decision per graph input (self included) from the values of one call,
+// `inputs` one per graph input; inputs the graph does not use are skipped:
+//   Optional[Tensor]: None -> None; a defined Tensor -> Tensor (an undefined
+//                     one: skip), with the dtype/rank/device the graph reads
+//   Tensor:           Tensor with the dtype/rank/device the graph reads (skip
+//                     when it reads none)
+//   bool, int:        Value (the example's value)
+//   Optional[bool], Optional[int]: None -> None, else Value
+//   Optional[T], other T: None -> None, else Present
+//   anything else:    skip (floats, strings, lists: not specialized)
+TORCH_OPTSPEC_API SpecializationPlan planFromExample(
+    const Graph& graph,
+    const std::vector<c10::IValue>& inputs);
+
+// A stock TorchScript condition that (part of) one decision holds.
+struct StockCheck {
+  size_t input = 0;      // graph input index
+  std::string expected;  // what it was specialized for: "None", "a Tensor", "dtype Float", "True"
+  std::string otherwise; // what a call failing it passed: "None", "another dtype", ...
+  std::string condition; // the check as source, e.g. "mask is not None", "mask.dim() == 4"
+  // Inserts the condition at the graph's insertion point and returns it (a
+  // bool, true when the call matches). Only valid where the checks before it
+  // (same input) hold: a property check casts an Optional[Tensor] to Tensor.
+  std::function<Value*(Graph&)> emit;
+};
+
+// The checks of `plan`, in input order, per input its presence before its
+// value or properties; stock operations only:
+//   None                 aten::__is__(x, None)
+//   Tensor (Optional)    aten::__isnot__(x, None)
+//     dtype / rank / device of the tensor:
+//                        aten::eq(prim::dtype(t), <int>), aten::eq(aten::dim(t), <int>),
+//                        aten::eq(prim::device(t), <Device>)
+//   Value                aten::eq(x, <value>)  (Optional[int/bool]: after x is not None)
+//   Present              aten::__isnot__(x, None)
+// `names`: the argument name of each graph input, for messages (empty: the
+// debug names without their numeric suffix).
+TORCH_OPTSPEC_API std::vector<StockCheck> stockChecks(
+    const Graph& graph,
+    const SpecializationPlan& plan,
+    const std::vector<std::string>& names = {});
+
+// Replaces the decided inputs in the whole graph: None -> a None constant,
+// Value -> its constant, Present / Optional Tensor -> a refined value, and
+// folds the tensor properties the plan fixes. Valid where the checks hold.
+TORCH_OPTSPEC_API void specializeBody(Graph& graph, const SpecializationPlan& plan);
+
+// Guarded: turns `graph` into
+//   %ok = <the checks, short-circuit prim::If chain (each check computed
+//          only when the ones before it hold)>
+//   %outs = prim::If(%ok)
+//     block0: <the body of `fast`, a specialized copy of `graph` (same inputs)>
+//     block1: <the original body>
+TORCH_OPTSPEC_API void versionGraphStock(
+    Graph& graph,
+    Graph& fast,
+    const std::vector<StockCheck>& checks);
+
+// Strict: prepends, per check,
+//   prim::If(%ok) block0: () block1: prim::RaiseException("<function>():
+//   argument '<name>' was specialized for <expected>, but this call passed
+//   <otherwise> ...", "builtins.RuntimeError")
+// (what `raise RuntimeError(...)` compiles to; Python sees torch.jit.Error).
+// Call on the specialized body: the checks read the graph inputs themselves.
+TORCH_OPTSPEC_API void insertStrictChecks(
+    Graph& graph,
+    const std::vector<StockCheck>& checks,
+    const std::string& function_name,
+    const std::vector<std::string>& names = {});
+
+struct AheadOptions {
+  bool strict = false;
+  std::string function_name = "forward"; // for messages
+  std::vector<std::string> input_names;  // per graph input; empty: debug names
+  int cleanup_max_rounds = 32;
+};
+
+// The specialized body (a copy: specializeBody, cleanupGraph), then guarded
+// (versionGraphStock on another, cleaned-up copy) or strict
+// (insertStrictChecks on it);
+// verified and swapped in only then. Specialized / NothingToDo (nothing
+// decided) / Rejected (with the reason; the graph is left as it was). No
+// torch_optspec operator in the result. residual_checks counts the checks on
+// specialized inputs left in the specialized body (before the checks).
+TORCH_OPTSPEC_API DriverResult specializeGraphAhead(
+    std::shared_ptr<Graph>& graph,
+    const SpecializationPlan& plan,
+    const AheadOptions& options);
 
 // ---- plans (../plans.cpp) ---------------------------------------------------
 
@@ -268,6 +473,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   cleanup [max_rounds=N]
 //   outline                       "inline" when the fast path reads no value
 //   postfusion
+//   value_site [learn_calls=N]    over valueCandidates(graph)
 //   fuser_safety                  returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver
 //   verify
@@ -290,6 +496,8 @@ TORCH_OPTSPEC_API bool onednnPrePassRegistered();
 
 void recordGraphSeen();
 void recordPlan(const SpecializationPlan& plan);
+// A value site froze with `n` inputs varying.
+void recordVarying(size_t n);
 // Counts the driver's result and appends it, with the graph's input names, to
 // this thread's log (what explain() reads: the pass runs on the thread whose
 // call triggered the optimization, so other threads' compilations never mix

@@ -71,9 +71,6 @@ size_t unfuseInputlessGroups(Block* block) {
 } // namespace
 
 size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph) {
-  if (!findGuard(*graph)) {
-    return 0;
-  }
   try {
     size_t n = unfuseInputlessGroups(graph->block());
     if (n > 0) {

@@ -23,12 +23,29 @@ bool isOptionalTensorInput(const Value* v) {
   return opt && opt->getElementType()->kind() == c10::TypeKind::TensorType;
 }
 
+bool isPropertyRead(const Node* n) {
+  switch (n->kind()) {
+    case c10::prim::dtype:
+    case c10::aten::dim:
+    case c10::aten::is_floating_point:
+    case c10::prim::device:
+      return n->inputs().size() == 1;
+    default:
+      return false;
+  }
+}
+
 bool readsOptionalTensorInput(const Node* n) {
   if (n->kind() == c10::prim::profile) {
     return false;
   }
   for (const Value* v : n->inputs()) {
     if (isOptionalTensorInput(v)) {
+      return true;
+    }
+    // dtype/rank/device reads of a Tensor graph input: the guard can fix them.
+    if (isPropertyRead(n) && v->node() == v->owningGraph()->param_node() &&
+        v->type()->kind() == c10::TypeKind::TensorType) {
       return true;
     }
   }

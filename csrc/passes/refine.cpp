@@ -16,6 +16,8 @@
 
 #include <torch/csrc/jit/jit_log.h>
 
+#include <optional>
+
 namespace torch_optspec {
 
 bool refineProfiles(Block* block) {
@@ -47,6 +49,87 @@ bool refineProfiles(Block* block) {
   return changed;
 }
 
+namespace {
+
+// The graph input `v` stands for, through profiles and casts; null if none.
+const Value* sourceInput(const Value* v) {
+  while (true) {
+    const Node* n = v->node();
+    if (n == v->owningGraph()->param_node()) {
+      return v;
+    }
+    if ((n->kind() == c10::prim::profile || n->kind() == c10::prim::unchecked_cast) &&
+        n->inputs().size() == 1) {
+      v = n->input();
+      continue;
+    }
+    return nullptr;
+  }
+}
+
+// The constant a property read takes under the guard, or nothing when the
+// plan does not fix that property.
+std::optional<c10::IValue> guardedProperty(const Node* n, const InputDecision& d) {
+  switch (n->kind()) {
+    case c10::prim::dtype:
+      if (d.dtype) {
+        return c10::IValue(static_cast<int64_t>(*d.dtype));
+      }
+      break;
+    case c10::aten::is_floating_point:
+      if (d.dtype) {
+        return c10::IValue(c10::isFloatingType(*d.dtype));
+      }
+      break;
+    case c10::aten::dim:
+      if (d.dim) {
+        return c10::IValue(*d.dim);
+      }
+      break;
+    case c10::prim::device:
+      if (d.device) {
+        return c10::IValue(*d.device);
+      }
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
+// Folds, inside `block`, the property reads of guarded inputs. Only here: a
+// value the guard does not check keeps its reads (a general shape peephole
+// would fold unguarded values from their profiles and be wrong later).
+void foldGuardedProperties(Graph& graph, Block* block, const SpecializationPlan& plan) {
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    Node* n = *it;
+    ++it;
+    for (Block* inner : n->blocks()) {
+      foldGuardedProperties(graph, inner, plan);
+    }
+    if (!isPropertyRead(n)) {
+      continue;
+    }
+    const Value* input = sourceInput(n->input());
+    if (!input) {
+      continue;
+    }
+    const InputDecision& d = plan.inputs.at(input->offset());
+    if (d.kind != InputKind::Tensor) {
+      continue;
+    }
+    if (auto value = guardedProperty(n, d)) {
+      torch::jit::WithInsertPoint at(n);
+      Value* c = graph.insertConstant(*value);
+      GRAPH_UPDATE("Folded ", *n, " to the guarded ", value->tagKind(), " ", *value);
+      n->output()->replaceAllUsesWith(c);
+      n->destroy();
+    }
+  }
+}
+
+} // namespace
+
 void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
   torch::jit::WithInsertPoint insert_at_start(
@@ -58,6 +141,9 @@ void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
       continue;
     }
     Value* input = graph.inputs()[i];
+    if (input->type()->kind() == c10::TypeKind::TensorType) {
+      continue; // a plain Tensor: nothing to refine, only properties to fold
+    }
     Value* replacement = nullptr;
     if (d.kind == InputKind::None) {
       replacement = graph.insertConstant(c10::IValue());
@@ -75,6 +161,7 @@ void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
         " in the fast path");
   }
   refineProfiles(fast);
+  foldGuardedProperties(graph, fast, plan);
   GRAPH_DUMP("After refining the fast path:", &graph);
 }
 

@@ -40,11 +40,14 @@ struct OptionalSpecializer {
 
   DriverResult run() {
     using Outcome = DriverResult::Outcome;
-    const SpecializationPlan& plan = result_.plan;
+    const SpecializationPlan plan = result_.plan; // the profiled (tensor) plan
     if (plan.inputs.size() != graph_->inputs().size()) {
       return reject("the plan does not fit the graph's inputs");
     }
-    if (!plan.specializesAnything()) {
+    const bool tensors = plan.specializesAnything();
+    const bool values = !options_.learned.fixed.empty();
+    const bool site = !options_.value_site.empty();
+    if (!tensors && !values && !site) {
       result_.reason = "no input with a conclusive profile";
       GRAPH_DEBUG("Nothing to specialize: ", plan.describe(*graph_));
       return result_;
@@ -67,17 +70,40 @@ struct OptionalSpecializer {
     auto candidate = graph_->copy();
     std::string problem;
     try {
-      Block* fast = versionGraph(*candidate, plan);
-      refineFastPath(*candidate, fast, plan);
+      if (values) {
+        substituteValues(*candidate, options_.learned);
+        for (const auto& [input, d] : options_.learned.fixed) {
+          result_.plan.inputs.at(input) = d;
+        }
+      }
+      Block* fast = nullptr;
+      if (tensors) {
+        result_.guard_inserted = true;
+        fast = versionGraph(*candidate, plan);
+        refineFastPath(*candidate, fast, plan);
+      }
       result_.cleanup = cleanupGraph(candidate, options_.cleanup_max_rounds);
-      result_.residual_checks = countResidualChecks(*candidate, fast, plan);
-      GRAPH_DEBUG("Checks left on specialized inputs: ", result_.residual_checks);
+      if (fast) {
+        result_.residual_checks = countResidualChecks(*candidate, fast, plan);
+        GRAPH_DEBUG("Checks left on specialized inputs: ", result_.residual_checks);
+      }
       // Verified before outlining too: once outlined, the fast path is the
       // subgraph of a prim::FallbackGraph node (verifyGraph enters those as
       // well, so the second check covers the outlined function).
       problem = verifyGraph(candidate);
-      if (problem.empty() && options_.outline) {
+      if (problem.empty() && fast && options_.outline) {
         outlineFastPath(*candidate, fast);
+        problem = verifyGraph(candidate);
+      }
+      if (problem.empty() && site) {
+        // With a top-level-only fuser, a body left generic would sit nested
+        // in the site's If: it becomes a function too. Only a body without
+        // FallbackGraph nodes can be (a function's profiling run executes its
+        // graph unoptimized, where those are not converted yet): a versioned
+        // body already keeps its fast path in a function of its own.
+        result_.value_site = insertValueSite(
+            *candidate, *graph_, options_.value_site, options_.learn_calls,
+            options_.outline && !fast);
         problem = verifyGraph(candidate);
       }
     } catch (const std::exception& e) {
@@ -87,8 +113,8 @@ struct OptionalSpecializer {
       return reject(problem);
     }
     graph_ = candidate;
-    result_.outcome = Outcome::Specialized;
-    GRAPH_DUMP("After specializing " + plan.describe(*graph_), graph_);
+    result_.outcome = tensors || values ? Outcome::Specialized : Outcome::Watching;
+    GRAPH_DUMP("After specializing " + result_.plan.describe(*graph_), graph_);
     return result_;
   }
 
@@ -115,6 +141,8 @@ const char* DriverResult::outcomeName(Outcome o) {
       return "nothing_to_do";
     case Outcome::Rejected:
       return "rejected";
+    case Outcome::Watching:
+      return "watching_values";
   }
   return "?";
 }

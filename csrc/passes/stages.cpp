@@ -136,6 +136,13 @@ std::string runStage(
   if (stage == "postfusion") {
     return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
   }
+  if (stage == "value_site") {
+    auto original = graph->copy();
+    auto candidates = valueCandidates(*graph);
+    const int64_t id = insertValueSite(
+        *graph, *original, candidates, std::stoi(option(args, "learn_calls", "3")));
+    return "watching=" + std::to_string(candidates.size()) + (id >= 0 ? "" : " no site");
+  }
   if (stage == "fuser_safety") {
     return makeSafeForOneDNN(graph).describe();
   }
@@ -154,7 +161,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, verify, specialize)");
+      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, value_site, verify, specialize)");
 }
 
 } // namespace torch_optspec

@@ -36,22 +36,91 @@ c10::Symbol patternAttr() {
 
 namespace {
 
-// pattern[i] == 1: input i must be None; 0: it must be a defined Tensor.
-// An undefined Tensor (which TorchScript's `is None` treats as None) matches
-// neither and goes to the fallback, which reproduces the unspecialized result.
+const c10::Symbol kDtypes = c10::Symbol::attr("dtypes");
+const c10::Symbol kDims = c10::Symbol::attr("dims");
+const c10::Symbol kDevices = c10::Symbol::attr("devices");
+
+// An int[] attribute (or the IValue list the IR parser makes), or `n` copies
+// of -1 when absent.
+std::vector<int64_t> intsOr(const Node* node, c10::Symbol attr, size_t n) {
+  if (!node->hasAttribute(attr)) {
+    return std::vector<int64_t>(n, -1);
+  }
+  if (node->kindOf(attr) == torch::jit::AttributeKind::ival) {
+    return node->ival(attr).toIntVector();
+  }
+  return node->is(attr);
+}
+
+// A str[] attribute (or the IValue list the IR parser makes), or `n` empty
+// strings when absent.
+std::vector<std::string> stringsOr(const Node* node, c10::Symbol attr, size_t n) {
+  if (!node->hasAttribute(attr)) {
+    return std::vector<std::string>(n);
+  }
+  if (node->kindOf(attr) == torch::jit::AttributeKind::ival) {
+    std::vector<std::string> out;
+    for (const auto& v : node->ival(attr).toListRef()) {
+      out.push_back(v.toStringRef());
+    }
+    return out;
+  }
+  return node->ss(attr);
+}
+
+// What the guard checks of one input.
+struct Expectation {
+  bool none = false;
+  int64_t dtype = -1; // c10::ScalarType, -1: any
+  int64_t dim = -1;   // -1: any
+  std::optional<c10::Device> device;
+};
+
+// pattern[i] == 1: input i must be None; 0: it must be a defined Tensor, with
+// the dtype / rank / device given for it. An undefined Tensor (which
+// TorchScript's `is None` treats as None) matches neither and goes to the
+// fallback, which reproduces the unspecialized result.
 torch::jit::Operation createGuard(const Node* node) {
   std::vector<int64_t> pattern = guardPattern(node);
+  const size_t n = pattern.size();
   TORCH_CHECK(
-      pattern.size() == node->inputs().size(),
-      "torch_optspec::check_none_pattern: pattern has ", pattern.size(),
+      n == node->inputs().size(),
+      "torch_optspec::check_none_pattern: pattern has ", n,
       " entries for ", node->inputs().size(), " inputs");
-  return [pattern](Stack& stack) {
-    const size_t n = pattern.size();
+  std::vector<int64_t> dtypes = intsOr(node, kDtypes, n);
+  std::vector<int64_t> dims = intsOr(node, kDims, n);
+  std::vector<std::string> devices = stringsOr(node, kDevices, n);
+  TORCH_CHECK(
+      dtypes.size() == n && dims.size() == n && devices.size() == n,
+      "torch_optspec::check_none_pattern: attributes of different lengths");
+  std::vector<Expectation> expect(n);
+  for (size_t i = 0; i < n; ++i) {
+    expect[i].none = pattern[i] != 0;
+    expect[i].dtype = dtypes[i];
+    expect[i].dim = dims[i];
+    if (!devices[i].empty()) {
+      expect[i].device = c10::Device(devices[i]);
+    }
+  }
+  return [expect](Stack& stack) {
+    const size_t n = expect.size();
     auto inputs = torch::jit::last(stack, n);
     bool ok = true;
     for (size_t i = 0; i < n && ok; ++i) {
       const c10::IValue& v = inputs[i];
-      ok = pattern[i] ? v.isNone() : (v.isTensor() && v.toTensor().defined());
+      const Expectation& e = expect[i];
+      if (e.none) {
+        ok = v.isNone();
+        continue;
+      }
+      if (!v.isTensor()) {
+        ok = false;
+        continue;
+      }
+      const at::Tensor& t = v.toTensor();
+      ok = t.defined() &&
+          (e.dtype < 0 || static_cast<int64_t>(t.scalar_type()) == e.dtype) &&
+          (e.dim < 0 || t.dim() == e.dim) && (!e.device || t.device() == *e.device);
     }
     torch::jit::drop(stack, n);
     torch::jit::push(stack, ok);
@@ -140,6 +209,9 @@ SpecializationPlan planFromGuard(const Graph& graph) {
   TORCH_CHECK(
       pattern.size() == guard->inputs().size(),
       "torch_optspec: guard pattern and inputs differ in length");
+  const std::vector<int64_t> dtypes = intsOr(guard, kDtypes, pattern.size());
+  const std::vector<int64_t> dims = intsOr(guard, kDims, pattern.size());
+  const std::vector<std::string> devices = stringsOr(guard, kDevices, pattern.size());
   SpecializationPlan plan;
   plan.inputs.resize(graph.inputs().size());
   for (size_t i = 0; i < pattern.size(); ++i) {
@@ -151,6 +223,15 @@ SpecializationPlan planFromGuard(const Graph& graph) {
     InputDecision& d = plan.inputs[it - graph.inputs().begin()];
     d.kind = pattern[i] ? InputKind::None : InputKind::Tensor;
     d.type = c10::TensorType::get();
+    if (dtypes[i] >= 0) {
+      d.dtype = static_cast<c10::ScalarType>(dtypes[i]);
+    }
+    if (dims[i] >= 0) {
+      d.dim = dims[i];
+    }
+    if (!devices[i].empty()) {
+      d.device = c10::Device(devices[i]);
+    }
   }
   return plan;
 }
@@ -173,16 +254,28 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
 
   // The guard, before everything else.
   std::vector<Value*> checked;
-  std::vector<int64_t> pattern;
+  std::vector<int64_t> pattern, dtypes, dims;
+  std::vector<std::string> devices;
+  bool properties = false;
   for (size_t i = 0; i < plan.inputs.size(); ++i) {
-    const auto kind = plan.inputs[i].kind;
-    if (kind != InputKind::Skip) {
-      checked.push_back(graph.inputs()[i]);
-      pattern.push_back(kind == InputKind::None ? 1 : 0);
+    const InputDecision& d = plan.inputs[i];
+    if (d.kind == InputKind::Skip) {
+      continue;
     }
+    checked.push_back(graph.inputs()[i]);
+    pattern.push_back(d.kind == InputKind::None ? 1 : 0);
+    dtypes.push_back(d.dtype ? static_cast<int64_t>(*d.dtype) : -1);
+    dims.push_back(d.dim ? *d.dim : -1);
+    devices.push_back(d.device ? d.device->str() : "");
+    properties |= d.guardsProperties();
   }
   Node* guard = graph.create(guardKind(), checked, 1);
   guard->is_(patternAttr(), pattern);
+  if (properties) {
+    guard->is_(kDtypes, dtypes);
+    guard->is_(kDims, dims);
+    guard->ss_(kDevices, devices);
+  }
   guard->output()->setType(c10::BoolType::get());
   graph.block()->prependNode(guard);
   GRAPH_UPDATE("Inserted the guard ", *guard);

@@ -37,6 +37,18 @@ py::dict planDict(
     entry["type"] = i < types.size() ? types[i] : std::string();
     entry["kind"] = tos::kindName(d.kind);
     entry["reason"] = tos::reasonName(d.reason);
+    if (d.kind == tos::InputKind::Value) {
+      entry["value"] = c10::str(d.value);
+    }
+    if (d.dtype) {
+      entry["dtype"] = std::string(c10::toString(*d.dtype));
+    }
+    if (d.dim) {
+      entry["dim"] = *d.dim;
+    }
+    if (d.device) {
+      entry["device"] = d.device->str();
+    }
     inputs.append(entry);
   }
   py::dict out;
@@ -55,6 +67,7 @@ py::list takeResults() {
     d["cleanup_rounds"] = r.cleanup.rounds;
     d["cleanup_hit_round_limit"] = r.cleanup.hit_round_limit;
     d["residual_checks"] = r.residual_checks;
+    d["value_site"] = r.value_site;
     out.append(d);
   }
   return out;
@@ -66,6 +79,47 @@ std::vector<std::string> graphInputNames(const torch::jit::Graph& g) {
     names.push_back(v->debugName());
   }
   return names;
+}
+
+py::dict reportDict(const tos::SpecializeReport& r) {
+  py::list arguments;
+  for (const auto& a : r.arguments) {
+    py::dict d;
+    d["name"] = a.name;
+    d["type"] = a.type;
+    d["decision"] = a.decision;
+    d["reason"] = a.reason;
+    d["specialized_for"] = a.specialized_for;
+    d["check"] = a.check;
+    arguments.append(d);
+  }
+  py::dict out;
+  out["method"] = r.method;
+  out["strict"] = r.strict;
+  out["specialized"] = r.specialized;
+  out["reason"] = r.reason;
+  out["arguments"] = arguments;
+  out["cleanup_rounds"] = r.cleanup_rounds;
+  out["residual_checks"] = r.residual_checks;
+  out["text"] = r.describe();
+  return out;
+}
+
+// specialize() from Python: the example bound to the schema like a call
+// (positional, keywords, defaults), without self.
+std::vector<c10::IValue> exampleStack(
+    const c10::FunctionSchema& schema,
+    const py::tuple& args,
+    const py::dict& kwargs,
+    std::optional<c10::IValue> self) {
+  bool has_self = self.has_value();
+  auto stack = torch::jit::createStackForSchema(
+      schema, torch::jit::tuple_slice(args), py::reinterpret_borrow<py::kwargs>(kwargs),
+      std::move(self));
+  if (has_self) {
+    stack.erase(stack.begin());
+  }
+  return stack;
 }
 
 } // namespace
@@ -92,6 +146,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("built_with_torch", &tos::built_with_torch);
   m.def("is_active_copy", &tos::is_active_copy);
   m.attr("GUARD_KIND") = tos::guard_op_name();
+  m.attr("VALUE_SITE_KIND") = tos::value_site_op_name();
 
   // ---- plans ----
   m.def("_reset_module_plans", [](const torch::jit::Module& module) {
@@ -107,6 +162,44 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // empty, plans): Module::clone gives the copy a new class type.
   m.def("_clone_module", [](const torch::jit::Module& module) { return module.clone(); });
   m.def("_take_results", &takeResults);
+  m.def("_value_site", [](int64_t id) {
+    auto info = tos::valueSiteInfo(id);
+    py::dict d;
+    d["exists"] = info.exists;
+    d["state"] = info.state;
+    d["observed"] = info.observed;
+    d["inputs"] = info.inputs;
+    d["varying"] = std::vector<bool>(info.varying.begin(), info.varying.end());
+    return d;
+  }, "What value site `id` watches and saw (state, observed calls, inputs, varying).");
+
+  // ---- ahead of time ----
+  m.def(
+      "_specialize_module",
+      [](const torch::jit::Module& module, const py::tuple& args, const py::dict& kwargs,
+         bool strict) {
+        tos::SpecializeOptions options;
+        options.strict = strict;
+        auto method = module.find_method(options.method);
+        TORCH_CHECK(method, "torch_optspec.specialize: the module has no forward()");
+        auto inputs = exampleStack(method->function().getSchema(), args, kwargs, module._ivalue());
+        tos::SpecializeReport report;
+        torch::jit::Module out = tos::specialize(module, inputs, options, &report);
+        return py::make_tuple(out, reportDict(report));
+      },
+      "torch_optspec::specialize on a scripted module; returns (module, report dict).");
+  m.def(
+      "_specialize_function",
+      [](const py::object& fn, const py::tuple& args, const py::dict& kwargs, bool strict) {
+        auto strong = py::cast<torch::jit::StrongFunctionPtr>(fn);
+        tos::SpecializeOptions options;
+        options.strict = strict;
+        auto inputs = exampleStack(strong.function_->getSchema(), args, kwargs, std::nullopt);
+        tos::SpecializeReport report;
+        torch::jit::Module out = tos::specialize(*strong.function_, inputs, options, &report);
+        return py::make_tuple(out, reportDict(report));
+      },
+      "torch_optspec::specialize on a scripted function; returns (module, report dict).");
 
   // ---- stages, for tests and tools ----
   m.def(
@@ -132,6 +225,20 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "The driver with a plan given per graph input ('none', 'tensor', '' to "
       "skip); returns the resulting graph (the input itself when nothing was "
       "specialized).");
+  m.def(
+      "_specialize_ahead_with_pattern",
+      [](std::shared_ptr<torch::jit::Graph> graph, const std::vector<std::string>& pattern,
+         bool strict) {
+        auto plan = tos::planFromPattern(*graph, pattern);
+        tos::AheadOptions options;
+        options.strict = strict;
+        auto result = tos::specializeGraphAhead(graph, plan, options);
+        return py::make_tuple(graph, tos::DriverResult::outcomeName(result.outcome),
+                              result.reason);
+      },
+      py::arg("graph"), py::arg("pattern"), py::arg("strict") = false,
+      "The ahead-of-time driver (stock checks) with a plan given per graph input; returns "
+      "(graph, outcome, reason).");
   m.def("_describe_profiled_plan", [](std::shared_ptr<torch::jit::Graph> graph) {
     return tos::decideFromProfiles(*graph).describe(*graph);
   });

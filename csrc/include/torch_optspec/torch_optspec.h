@@ -24,6 +24,10 @@
 #define TORCH_OPTSPEC_API __attribute__((visibility("default")))
 #endif
 
+namespace c10 {
+struct IValue;
+} // namespace c10
+
 namespace torch {
 namespace jit {
 struct Graph;
@@ -95,6 +99,10 @@ TORCH_OPTSPEC_API bool outlines_now();
   X(skipped_undefined_tensor, "inputs left alone: profiling saw an undefined Tensor") \
   X(graphs_rejected,                                                           \
     "graphs whose specialization did not verify (left as they were)")         \
+  X(inputs_properties, "present tensors whose dtype/rank/device is guarded")   \
+  X(value_sites, "value sites inserted (they learn bool/int/Optional inputs)") \
+  X(inputs_value, "non-tensor inputs fixed by a value site (value/None-ness)") \
+  X(skipped_varying, "non-tensor inputs a value site saw change: left alone") \
   X(fuser_safe_graphs,                                                         \
     "graphs the fuser-safety stage rewrote (oneDNN Graph registered)")         \
   X(fuser_safe_rewrites, "nodes the fuser-safety stage rewrote")
@@ -131,6 +139,70 @@ TORCH_OPTSPEC_API size_t reset_plans(torch::jit::Function& function);
 TORCH_OPTSPEC_API std::vector<std::shared_ptr<torch::jit::Graph>>
 fallback_plans(const std::shared_ptr<torch::jit::Graph>& graph);
 
+// ---- ahead of time: specialize() ------------------------------------------
+
+struct SpecializeOptions {
+  // false (guarded): a call that does not match the example's pattern runs the
+  // original code. true (strict): it raises a RuntimeError naming the argument
+  // and what it was specialized for; the specialized code is then the
+  // top-level graph (what oneDNN Graph needs).
+  bool strict = false;
+  // The method to specialize (the methods it calls are inlined into it).
+  std::string method = "forward";
+  // Safety bound of the clean-up (cleanupGraph).
+  int cleanup_max_rounds = 32;
+};
+
+// What specialize() baked in, one entry per argument of the method (self
+// first).
+struct SpecializedArgument {
+  std::string name;            // the argument's name
+  std::string type;            // its declared type, e.g. "Optional[Tensor]"
+  std::string decision;        // "none", "tensor", "value", "present", or "skip"
+  std::string reason;          // when skipped: "-" (nothing to specialize), "unused", "undefined_tensor"
+  std::string specialized_for; // e.g. "None", "a Tensor", "a Tensor (dim 4)", "True", "3"
+  std::string check;           // the stock conditions checked, e.g. "mask is not None"
+};
+
+struct TORCH_OPTSPEC_API SpecializeReport {
+  std::string method;
+  bool strict = false;
+  bool specialized = false; // false: nothing to specialize, the result is a plain clone
+  std::string reason;       // why not, when !specialized
+  std::vector<SpecializedArgument> arguments;
+  int cleanup_rounds = 0;
+  size_t residual_checks = 0; // checks left on specialized arguments (0 expected)
+  // A few lines for people: what was baked in and what a mismatching call does.
+  std::string describe() const;
+};
+
+// A new module (the input is not modified: Module::clone, parameters copied;
+// a module that is not frozen keeps them as trainable attributes) whose
+// method (`options.method`, with the methods it calls inlined) is specialized
+// for the arguments of `example_inputs` -- one value per argument after self,
+// trailing arguments with defaults may be left out -- decided from the values
+// (an Optional given None -> None, a present Tensor -> Tensor with the
+// dtype/rank/device the method reads, a bool/int -> its value, another
+// Optional given a value -> not None), cleaned up like the runtime pass does,
+// and guarded with stock TorchScript operations only:
+// torch::jit::save writes a model that runs specialized in any LibTorch, with
+// or without this library. Throws c10::Error for examples that do not fit the
+// method's schema, and when the specialized graph does not verify. `report`,
+// if given, receives what was baked in.
+TORCH_OPTSPEC_API torch::jit::Module specialize(
+    const torch::jit::Module& module,
+    const std::vector<c10::IValue>& example_inputs,
+    const SpecializeOptions& options = SpecializeOptions(),
+    SpecializeReport* report = nullptr);
+
+// A scripted function: the result is a module whose forward is the function
+// (torch::jit::save needs a module; a loaded file is one anyway).
+TORCH_OPTSPEC_API torch::jit::Module specialize(
+    const torch::jit::Function& function,
+    const std::vector<c10::IValue>& example_inputs,
+    const SpecializeOptions& options = SpecializeOptions(),
+    SpecializeReport* report = nullptr);
+
 // ---- the library ----------------------------------------------------------
 
 // The torch_optspec version ("0.2.0") and the torch version the library was
@@ -138,8 +210,10 @@ fallback_plans(const std::shared_ptr<torch::jit::Graph>& graph);
 TORCH_OPTSPEC_API std::string version();
 TORCH_OPTSPEC_API std::string built_with_torch();
 
-// The name of the guard operator, "torch_optspec::check_none_pattern".
+// The name of the guard operator, "torch_optspec::check_none_pattern", and of
+// the value-site check, "torch_optspec::check_values".
 TORCH_OPTSPEC_API const char* guard_op_name();
+TORCH_OPTSPEC_API const char* value_site_op_name();
 
 // Registers the profiling hook, the pre-pass, the post-pass and the guard
 // operator with the JIT. Called automatically when the library is loaded;
