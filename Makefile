@@ -56,9 +56,15 @@ demo: build
 N         ?= 10000
 SEED      ?= 1
 FUZZ_OUT  ?= build/fuzz-seed$(SEED)
-.PHONY: fuzz
+.PHONY: fuzz fuzz-onednn
 fuzz: build
 	nice -n 10 $(PY) tests/fuzz/fuzz_run.py --cases $(N) --seed $(SEED) --out $(FUZZ_OUT)
+
+# The oneDNN Graph mode (frozen modules, oneDNN Graph on; compared with eager,
+# stock torch's own oneDNN failures counted apart): make fuzz-onednn N=2000
+FUZZ_ONEDNN_OUT ?= build/fuzz-onednn-seed$(SEED)
+fuzz-onednn: build
+	nice -n 10 $(PY) tests/fuzz/fuzz_run.py --mode onednn --cases $(N) --seed $(SEED) --out $(FUZZ_ONEDNN_OUT)
 
 # LibTorch side (docs/cpp.md): libtorch_optspec, examples/cpp and tests/cpp,
 # built with CMake + Ninja in build-cpp/ against the venv's torch (by

@@ -14,12 +14,21 @@ from typing import List, Optional
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 JIT_VARIANTS = ("stock", "optspec", "twin")
 AOT_VARIANTS = ("aot", "aot_strict")  # torch_optspec.specialize (BERT rows)
+# compiled without a fuser, for rows where stock and the twin fail under it
+NOFUSER_VARIANTS = ("stock_nofuser", "twin_nofuser")
 
 
 def targets(results: dict) -> List[str]:
     lines = []
     for c in results["cases"]:
         ratio = c["ratio_optspec_vs_twin"]
+        if ratio is None and c.get("ratio_optspec_vs_twin_nofuser") is not None:
+            lines.append(
+                f"- RUNS under {c['fuser']} where stock and the twin fail: {c['name']}: optspec "
+                f"{c['median_s']['optspec'] * 1e3:.2f} ms, optspec/stock-no-fuser "
+                f"{c['ratio_optspec_vs_stock_nofuser']:.3f}, optspec/twin-no-fuser "
+                f"{c['ratio_optspec_vs_twin_nofuser']:.3f}")
+            continue
         if ratio is None:
             lines.append(f"- NOT MEASURED optspec/twin: {c['name']} (failed: {c['failures']})")
             continue
@@ -108,12 +117,29 @@ def write_markdown(results: dict, path: str) -> None:
 
     for c in results["cases"]:
         t = c["median_s"]
-        err = max(v for k, v in c["max_abs_err_vs_eager"].items() if k != "eager")
+        err = max([v for k, v in c["max_abs_err_vs_eager"].items() if k != "eager"] or [0.0])
         comp = ms(t, "compile") if "compile" in t else "-"
         L.append(f"| {c['name']} | {c['fuser']} | {ms(t, 'eager')} | {ms(t, 'stock')} | "
                  f"{ms(t, 'optspec')} | {ms(t, 'twin')} | {comp} | "
                  f"{ratio(c['ratio_optspec_vs_stock'])} | {ratio(c['ratio_optspec_vs_twin'])} | "
                  f"{per_plan(c['plans'], 'fusion_total')} | {per_plan(c['plans'], 'prim_if')} | {err:.1e} |")
+    nofuser = [c for c in results["cases"] if c.get("plans_nofuser")]
+    if nofuser:
+        L += ["", "## Against plans compiled without a fuser", "",
+              "Rows where stock and the twin fail under the row's fuser: optspec (with it) "
+              "against stock and the twin compiled without a fuser (ms per call).", "",
+              "| config | fuser | optspec | stock, no fuser | twin, no fuser | optspec/stock-no-fuser "
+              "| optspec/twin-no-fuser | fusion groups optspec | stock fails | twin fails |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+        for c in nofuser:
+            t = c["median_s"]
+            fails = c.get("failures", {})
+            opt = c["plans"]["optspec"]
+            L.append(f"| {c['name']} | {c['fuser']} | {ms(t, 'optspec')} | {ms(t, 'stock_nofuser')} | "
+                     f"{ms(t, 'twin_nofuser')} | {ratio(c.get('ratio_optspec_vs_stock_nofuser'))} | "
+                     f"{ratio(c.get('ratio_optspec_vs_twin_nofuser'))} | "
+                     f"{opt['fusion_total'] if opt else 'x'} | "
+                     f"{'fails' if 'stock' in fails else 'runs'} | {'fails' if 'twin' in fails else 'runs'} |")
     L += ["", "## First-call latency (profiling + optimization + first optimized run)", "",
           "| config | calls | stock (s) | optspec (s) | optspec/stock |", "|---|---|---|---|---|"]
     for f in results["first_call"]:
@@ -140,7 +166,7 @@ def write_markdown(results: dict, path: str) -> None:
     notes += [f"{c['name']}: {k} failed: {v}" for c in results["cases"] for k, v in c["failures"].items()]
     if notes:
         L += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    L += ["", "![chart](latest.png)", ""]
+    L += ["", f"![chart]({os.path.splitext(os.path.basename(path))[0]}.png)", ""]
     with open(path, "w") as f:
         f.write("\n".join(L))
 
@@ -239,9 +265,9 @@ def write_chart(results: dict, path: str) -> Optional[dict]:
     return drawn
 
 
-def render(results: dict, out: str) -> None:
-    write_markdown(results, os.path.join(out, "latest.md"))
-    write_chart(results, os.path.join(out, "latest.png"))
+def render(results: dict, out: str, stem: str = "latest") -> None:
+    write_markdown(results, os.path.join(out, f"{stem}.md"))
+    write_chart(results, os.path.join(out, f"{stem}.png"))
 
 
 def render_dir(out: str) -> None:

@@ -1,6 +1,10 @@
 """The torch_optspec benchmark: python -m bench.run [--quick] [--no-compile] [--device cuda]
 
     python -m bench.run --render-only     re-write latest.md and latest.png from latest.json
+    python -m bench.run --only '^bert .*mask=None'   only the rows whose name matches the
+                                          regular expression, into only.{md,json,png}
+                                          (latest.* untouched; no first-call, guard or
+                                          NNC sections)
 
 For each config (model x shapes x mask given / None) it builds these variants
 and measures them interleaved in one process:
@@ -12,6 +16,11 @@ and measures them interleaved in one process:
   aot        BERT rows: torch_optspec.specialize(frozen, *inputs), run with the pass off
   aot_strict the same with strict=True (the specialized code at the top level)
   compile    torch.compile(eager) (outside reference; --no-compile skips it)
+
+Rows where stock oneDNN Graph fails on the model and on its twin (the torch.nn
+attention modules) also time stock and the twin compiled without a fuser
+("stock_nofuser", "twin_nofuser"): optspec under oneDNN Graph is compared with
+those.
 
 Timing: torch.utils.benchmark.Timer blocks of n calls, variants in rotating
 order within each round; ratios are medians over rounds of the per-round
@@ -31,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -44,8 +54,9 @@ import torch_optspec
 from torch_optspec.census import summarize_graph
 
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
-from .models.blocks import AttentionBlock, EncoderWithMask, EncoderWithoutMask, SpecializedAttentionBlock
-from .render import AOT_VARIANTS, JIT_VARIANTS, render, render_dir, targets
+from .models.blocks import (AttentionBlock, EncoderWithMask, EncoderWithoutMask, MHAWithMask,
+                            MHAWithoutMask, SpecializedAttentionBlock)
+from .render import AOT_VARIANTS, JIT_VARIANTS, NOFUSER_VARIANTS, render, render_dir, targets
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 COMPILE_ROWS = {"bert L2 h768 b1 s128 mask=yes", "bert L2 h768 b1 s128 mask=None",
@@ -59,10 +70,12 @@ class Case:
     """One benchmark row: how to build the eager model and its twin, inputs."""
 
     def __init__(self, name: str, family: str, fuser: str, eager: nn.Module, twin: nn.Module,
-                 args: tuple, twin_args: tuple, note: str = ""):
+                 args: tuple, twin_args: tuple, note: str = "", nofuser_refs: bool = False):
         self.name, self.family, self.fuser, self.note = name, family, fuser, note
         self.eager, self.twin = eager.eval(), twin.eval()
         self.args, self.twin_args = args, twin_args
+        # also time stock and the twin compiled without a fuser
+        self.nofuser_refs = nofuser_refs
 
 
 def bert_case(layers, batch, seq, masked, hidden=768, heads=12, fuser="onednn"):
@@ -92,7 +105,13 @@ def attention_case(batch, seq, masked, hidden=768, heads=12, fuser="onednn"):
                 "attention", fuser, block, twin, args, args)
 
 
-def encoder_case(layers, batch, seq, masked, d_model=768, heads=12, fuser="none"):
+TORCH_NN_NOTE = ("torch.nn attention under oneDNN Graph: stock and the twin fail in torch 2.13 "
+                 "('bad optional access' on never-profiled branches); optspec runs (its "
+                 "fuser-safety stage) and is timed against stock and the twin compiled without "
+                 "a fuser")
+
+
+def encoder_case(layers, batch, seq, masked, d_model=768, heads=12, fuser="onednn"):
     torch.manual_seed(0)
     encoder = nn.TransformerEncoder(
         nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True),
@@ -105,8 +124,25 @@ def encoder_case(layers, batch, seq, masked, d_model=768, heads=12, fuser="none"
     return Case(f"nn.TransformerEncoder L{layers} d{d_model} b{batch} s{seq} "
                 f"key_padding_mask={'yes' if masked else 'None'}",
                 "nn.TransformerEncoder", fuser, encoder, twin, args, (x, kpm) if masked else (x,),
-                note="no fuser: the oneDNN Graph fuser of torch 2.13 fails on torch.nn attention "
-                     "('bad optional access') with or without the pass")
+                note=TORCH_NN_NOTE if fuser == "onednn" else "", nofuser_refs=fuser == "onednn")
+
+
+def mha_case(batch, seq, masked, d_model=768, heads=12, fuser="onednn"):
+    """nn.MultiheadAttention, self-attention, need_weights left at its default
+    (True: called from Python, a scripted MultiheadAttention with
+    need_weights=False returns an undefined tensor TorchScript cannot convert,
+    with or without a fuser)."""
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(d_model, heads, batch_first=True)
+    x = torch.randn(batch, seq, d_model)
+    kpm = torch.zeros(batch, seq, dtype=torch.bool)
+    kpm[:, seq - seq // 8:] = True
+    twin = MHAWithMask(mha) if masked else MHAWithoutMask(mha)
+    args = (x, x, x, kpm) if masked else (x, x, x)
+    return Case(f"nn.MultiheadAttention d{d_model} h{heads} b{batch} s{seq} "
+                f"key_padding_mask={'yes' if masked else 'None'}",
+                "nn.MultiheadAttention", fuser, mha, twin, args, (x, kpm) if masked else (x,),
+                note=TORCH_NN_NOTE if fuser == "onednn" else "", nofuser_refs=fuser == "onednn")
 
 
 def to_device(case: Case, device: str) -> Case:
@@ -131,12 +167,14 @@ def configs(quick: bool) -> List[Callable[[], Case]]:
         shapes = [(2, 1, 128)]
         attn = [(1, 128)]
         enc = [(2, 1, 128)]
+        mha = [(1, 128)]
     else:
         # batch 8 x seq 512 is left out: ~2 s per call on 2 cores, it alone
         # would take most of the 15-minute budget.
         shapes = [(2, 1, 128), (2, 8, 128), (2, 1, 512), (4, 1, 128)]
         attn = [(1, 128), (8, 512)]
         enc = [(2, 8, 128)]
+        mha = [(8, 128)]
     for layers, b, s in shapes:
         for masked in (True, False):
             out.append(lambda layers=layers, b=b, s=s, m=masked: bert_case(layers, b, s, m))
@@ -146,6 +184,9 @@ def configs(quick: bool) -> List[Callable[[], Case]]:
     for layers, b, s in enc:
         for masked in (True, False):
             out.append(lambda layers=layers, b=b, s=s, m=masked: encoder_case(layers, b, s, m))
+    for b, s in mha:
+        for masked in (True, False):
+            out.append(lambda b=b, s=s, m=masked: mha_case(b, s, m))
     return out
 
 
@@ -193,6 +234,8 @@ def warm_jit(fn, args, with_pass: bool, calls: int = 7):
 def max_diff(a, b) -> float:
     if isinstance(a, (tuple, list)):
         return max(max_diff(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return 0.0 if a is None and b is None else float("inf")
     return float((a - b).abs().max())
 
 
@@ -231,15 +274,23 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
     plans = {}
     with torch.no_grad():
         failures = {}
-        for name, model, args, with_pass in (("stock", case.eager, case.args, False),
-                                             ("optspec", case.eager, case.args, True),
-                                             ("twin", case.twin, case.twin_args, False)):
+        jit_variants = [("stock", case.eager, case.args, False, case.fuser),
+                        ("optspec", case.eager, case.args, True, case.fuser),
+                        ("twin", case.twin, case.twin_args, False, case.fuser)]
+        if case.nofuser_refs:
+            jit_variants += [("stock_nofuser", case.eager, case.args, False, "none"),
+                             ("twin_nofuser", case.twin, case.twin_args, False, "none")]
+        for name, model, args, with_pass, fuser in jit_variants:
+            # plans are compiled once: one compiled without a fuser keeps
+            # running without one when the fuser is turned back on
+            set_fuser(fuser)
             try:  # a fuser can fail at run time (torch 2.13's oneDNN Graph does)
                 compiled = compile_jit(model)
                 plans[name] = warm_jit(compiled, args, with_pass)
                 variants[name] = (compiled, args)
             except RuntimeError as e:
-                failures[name] = str(e).splitlines()[0]
+                failures[name] = str(e).strip().splitlines()[-1]
+        set_fuser(case.fuser)
         if case.family == "bert":  # ahead of time: torch_optspec.specialize, then the pass off
             for name, strict in (("aot", False), ("aot_strict", True)):
                 try:
@@ -292,12 +343,15 @@ def run_case(case: Case, rounds: int, block_s: float, with_compile: bool) -> dic
         "ratio_optspec_vs_twin": paired("optspec", "twin"),
         "ratio_twin_vs_stock": paired("twin", "stock"),
         "ratio_compile_vs_stock": paired("compile", "stock"),
+        "ratio_optspec_vs_stock_nofuser": paired("optspec", "stock_nofuser"),
+        "ratio_optspec_vs_twin_nofuser": paired("optspec", "twin_nofuser"),
         "ratio_aot_vs_twin": paired("aot", "twin"),
         "ratio_aot_strict_vs_twin": paired("aot_strict", "twin"),
         "aot_plans": {k: plans[k].as_dict() for k in AOT_VARIANTS if k in plans},
         "failures": failures,
         "compile_first_call_s": compile_s,
         "plans": {k: (plans[k].as_dict() if k in plans else None) for k in JIT_VARIANTS},
+        "plans_nofuser": {k: plans[k].as_dict() for k in NOFUSER_VARIANTS if k in plans},
         "max_abs_err_vs_eager": errors,
     }
 
@@ -402,9 +456,10 @@ def main(argv=None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="re-write latest.md and latest.png from OUT/latest.json, run nothing")
     parser.add_argument("--out", default=RESULTS, help="results directory (default bench/results)")
-    parser.add_argument("--only", metavar="SUBSTRING",
-                        help="run only the rows whose name contains SUBSTRING (and none of the "
-                             "first-call, guard-overhead and NNC sections)")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="run only the rows whose name matches PATTERN (a substring or a "
+                             "regular expression, re.search), and none of the first-call, "
+                             "guard-overhead and NNC sections")
     args = parser.parse_args(argv)
     if args.render_only:
         render_dir(args.out)
@@ -421,7 +476,7 @@ def main(argv=None) -> int:
     results = {"mode": "quick" if args.quick else "full", "machine": machine_info(), "cases": []}
     for make in configs(args.quick):
         case = to_device(make(), DEVICE)
-        if args.only and args.only not in case.name:
+        if args.only and not re.search(args.only, case.name):
             continue
         print(f"[{time.perf_counter() - t_start:6.0f}s] {case.name}", flush=True)
         # torch.compile costs tens of seconds per shape on 2 cores: reference
@@ -431,6 +486,9 @@ def main(argv=None) -> int:
         c = results["cases"][-1]
         print(f"         optspec/stock {fmt_ratio(c['ratio_optspec_vs_stock'])} optspec/twin "
               f"{fmt_ratio(c['ratio_optspec_vs_twin'])}"
+              + (f" optspec/stock-no-fuser {fmt_ratio(c['ratio_optspec_vs_stock_nofuser'])} "
+                 f"optspec/twin-no-fuser {fmt_ratio(c['ratio_optspec_vs_twin_nofuser'])}"
+                 if c["plans_nofuser"] else "")
               + (f" failures {c['failures']}" if c["failures"] else "")
               + (f" aot/twin {fmt_ratio(c['ratio_aot_vs_twin'])} aot_strict/twin "
                  f"{fmt_ratio(c['ratio_aot_strict_vs_twin'])}" if c["aot_plans"] else ""), flush=True)

@@ -46,7 +46,33 @@ def test_chart_marks_failures_spread_and_title(results, tmp_path):
     title = drawn["title"]
     assert f"{m['cores']} cores" in title and m["cpu"] in title
     assert f"torch {m['torch']}" in title
-    assert "fuser: oneDNN Graph" in title and "no fuser for nn.TransformerEncoder" in title
+    for fuser in {c["fuser"] for c in results["cases"]}:
+        families = sorted({c["family"] for c in results["cases"] if c["fuser"] == fuser})
+        assert f"{render.FUSER_NAMES[fuser]} for {', '.join(families)}" in title, (fuser, title)
+    assert "fuser: oneDNN Graph" in title
+
+
+def test_rows_against_no_fuser_plans(results, tmp_path):
+    """Rows where stock and the twin fail under oneDNN Graph (torch.nn
+    attention) are also timed against their plans compiled without a fuser: a
+    table of their own, and a target line saying they run."""
+    case = next(c for c in results["cases"] if c["fuser"] == "onednn")
+    fake = json.loads(json.dumps(results))
+    row = dict(case, name="nn.MultiheadAttention test row", family="nn.MultiheadAttention",
+               failures={"stock": "bad optional access", "twin": "bad optional access"},
+               ratio_optspec_vs_stock=None, ratio_optspec_vs_twin=None, ratio_twin_vs_stock=None,
+               ratio_optspec_vs_stock_nofuser=0.9, ratio_optspec_vs_twin_nofuser=0.95)
+    row["median_s"] = {"eager": 0.01, "optspec": 0.009, "stock_nofuser": 0.01, "twin_nofuser": 0.0095}
+    row["plans"] = dict(case["plans"], stock=None, twin=None)
+    row["plans_nofuser"] = {"stock_nofuser": case["plans"]["optspec"], "twin_nofuser": case["plans"]["optspec"]}
+    fake["cases"].append(row)
+    render.write_markdown(fake, str(tmp_path / "x.md"))
+    md = (tmp_path / "x.md").read_text()
+    assert "## Against plans compiled without a fuser" in md
+    line = next(l for l in md.splitlines() if l.startswith("| nn.MultiheadAttention test row | onednn | 9.00 |"))
+    assert "| 10.00 | 9.50 | 0.900 | 0.950 |" in line and line.endswith("| fails | fails |")
+    assert any(t.startswith("- RUNS under onednn where stock and the twin fail: nn.MultiheadAttention")
+               for t in render.targets(fake))
 
 
 def test_render_only_rewrites_md_and_png_from_json(results, tmp_path):

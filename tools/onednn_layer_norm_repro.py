@@ -1,7 +1,8 @@
 """Stock torch, no torch_optspec: the oneDNN Graph fuser fails on a frozen
 module calling layer_norm without weight and bias (the optimized call raises
-a C++ error such as vector::_M_range_check). This is why the fuzzer does not
-mix oneDNN Graph into its cases (tests/fuzz/fuzz_gen.py, docs/reliability.md).
+a C++ error such as vector::_M_range_check). torch_optspec's fuser-safety
+stage fills the weight and bias (csrc/passes/fuser_safety.cpp); more of
+oneDNN Graph's failures: tools/onednn_bridge_repro.py.
 
     python tools/onednn_layer_norm_repro.py       # exits 1 while the bug is there
 """

@@ -10,7 +10,7 @@ the mask typed Tensor (or the None constant), so TorchScript's own peephole
 and constant propagation remove the checks at compile time. That is the
 hand-specialization a user can write without touching torch.nn.
 """
-from typing import Final, Optional
+from typing import Final, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,3 +73,26 @@ class EncoderWithoutMask(nn.Module):
 
     def forward(self, src: Tensor) -> Tensor:
         return self.encoder(src)
+
+
+class MHAWithMask(nn.Module):
+    """nn.MultiheadAttention (self-attention) called with a key padding mask
+    typed Tensor."""
+
+    def __init__(self, mha: nn.Module):
+        super().__init__()
+        self.mha = mha
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        return self.mha(x, x, x, key_padding_mask=key_padding_mask)
+
+
+class MHAWithoutMask(nn.Module):
+    """nn.MultiheadAttention (self-attention) called without masks."""
+
+    def __init__(self, mha: nn.Module):
+        super().__init__()
+        self.mha = mha
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        return self.mha(x, x, x)

@@ -106,9 +106,9 @@ const c10::Symbol& linear() {
 
 // The type of every value once RemoveProfileNodesAndSpecializeTypes has run:
 // that pass is run on a copy, whose nodes (the original's, in the same order,
-// minus prim::profile nodes) are walked alongside the original's. If the two do not line up, every Tensor is taken to have no
-// dtype and no rank (the stage then renames every node it looks at: safe,
-// unfused).
+// minus prim::profile nodes) are walked alongside the original's. If the two
+// do not line up, every Tensor is taken to have no dtype and no rank (the
+// stage then renames every node it looks at: safe, unfused).
 class BridgeTypes {
  public:
   explicit BridgeTypes(Graph& graph) {
@@ -222,12 +222,6 @@ class BridgeTypes {
 
 std::optional<size_t> rankOf(const c10::TensorTypePtr& t) {
   return t ? t->dim() : std::nullopt;
-}
-
-bool isConstantTensor(Value* v) {
-  Value* s = BridgeTypes::source(v);
-  return s->node()->kind() == c10::prim::Constant &&
-      s->type()->isSubtypeOf(TensorType::get());
 }
 
 // As the bridge's compareConstValue: an int or float constant equal to d.
@@ -496,7 +490,7 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     }
   }
   if (t1) {
-    // (a + v) * v: v read by a binary op that feeds this one.
+    // (a + v) * v, linear(a + v, w, v): v read twice in one partition.
     for (size_t i = 0; i < 2; ++i) {
       if (isSourceTensor(n->input(i))) {
         continue;

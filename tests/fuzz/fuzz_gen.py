@@ -15,6 +15,14 @@ the helpers they call, and a dict CASE describing how to call it:
         "calls": [[1, 0, 1], ...],      # None-patterns, 1 = pass None
     }
 
+generate_case(seed, mode="onednn") makes a oneDNN Graph case instead (issue
+10; Optional[Tensor] inputs only, this format plus "mode": "onednn"): a frozen
+module run with oneDNN Graph, whose statements add the ops oneDNN fuses
+(matmul, linear, softmax, gelu, add/mul/div with scalars, constants and 0-dim
+values, layer_norm with and without weight/bias, a masked attention) to the
+Optional idioms below (fuzz_oracle.py compares it to eager with fp32
+tolerances, and counts stock torch's own oneDNN failures apart).
+
 The programs use the idioms real code uses around Optional[Tensor]: `is not
 None` guards, `if x is None: x = default`, ternaries, asserts, early returns,
 loop-carried Optionals, in-place updates of the Optional, ops whose schema
@@ -50,9 +58,16 @@ def _indent(lines: List[str], n: int = 1) -> List[str]:
     return ["    " * n + line for line in lines]
 
 
+MODES = ("default", "onednn")
+
+
 class _Gen:
-    def __init__(self, seed: int):
+    mode = "default"   # _KindsGen (which does not call __init__) keeps it
+
+    def __init__(self, seed: int, mode: str = "default"):
+        assert mode in MODES, mode
         self.seed = seed
+        self.mode = mode
         self.rng = random.Random(seed)
         r = self.rng
         self.kind = "module" if r.random() < 0.4 else "function"
@@ -68,11 +83,17 @@ class _Gen:
         # fuser is left out: in stock torch 2.13 it fails on most of these
         # small graphs without torch_optspec (tools/onednn_layer_norm_repro.py,
         # docs/reliability.md); FUSER_ONEDNN_SHARE turns it on for experiments.
+        # mode "onednn" makes cases of their own for it (below).
         self.fuser = "none"
         if self.kind == "function" and not self.grad and r.random() < FUSED_SHARE:
             self.fuser = "nnc"
         elif self.kind == "module" and r.random() < FUSER_ONEDNN_SHARE:
             self.fuser = "onednn"
+        if mode == "onednn":
+            # oneDNN Graph fuses frozen modules (no grad: freezing makes the
+            # parameters constants). The draws above stay, so the shapes and
+            # roles of case `seed` are those of the default mode.
+            self.kind, self.grad, self.fuser = "module", False, "onednn"
         self.helpers: List[str] = []      # source of free functions
         self.submodules: List[str] = []   # source of submodule classes
         self.sub_attrs: List[str] = []    # `self.sub_k = Sub_k()` lines
@@ -175,8 +196,9 @@ class _Gen:
             "fork": 1 if top and self.fuser != "nnc" else 0, "assert": 0.3, "early_return": 1 if top else 0,
             "sub": 2 if self.kind == "module" else 0, "while": 1,
         }
-        if self.fuser == "onednn":
-            kinds["layer_norm"] = kinds["sdpa"] = 0
+        if self.mode == "onednn":
+            kinds.update({"matmul": 3, "softmax": 2, "gelu": 1, "scaled": 3, "attention": 2,
+                          "ln_param": 1, "zero_dim": 1})
         kind = r.choices(list(kinds), weights=list(kinds.values()))[0]
         i = self.opt()
         o, role = f"o{i}", self.roles[i]
@@ -232,6 +254,8 @@ class _Gen:
             j = self.opt(("mask",))
             mask = f"o{j}" if j is not None else "None"
             return [f"y = F.scaled_dot_product_attention(y, y, y, attn_mask={mask})"]
+        if kind in ("matmul", "softmax", "gelu", "scaled", "attention", "ln_param", "zero_dim"):
+            return self.onednn_statement(kind, o, role, u)
         if kind == "call":
             return [f"y = {self.helper(role)}(y, {o})"]
         if kind == "sub":
@@ -257,6 +281,48 @@ class _Gen:
             return [f"assert {o} is not None", f"y = y + {u}"]
         if kind == "early_return":
             return [f"if {o} is None:", f"    return {self.ret_expr('(y - 1.0)')}"]
+        raise AssertionError(kind)
+
+    def onednn_statement(self, kind: str, o: str, role: str, u: str) -> List[str]:
+        """The oneDNN mode's statements: the ops oneDNN Graph fuses, around the
+        Optional input `o` (module parameters: w [4, 4], b and c [4], s 0-dim)."""
+        r = self.rng
+        if kind == "matmul":
+            return [r.choice([
+                "y = torch.matmul(y, self.w)",
+                "y = F.linear(y, self.w, self.b)",
+                "y = F.linear(y, self.w)",
+                "y = torch.matmul(y, self.w) + self.c",
+                "y = y + torch.matmul(y, self.w) * 0.5",
+                f"y = F.linear(y, self.w, {o} if {o} is not None else self.b)" if role == "vec"
+                else "y = torch.matmul(y, self.w) / 2.0",
+            ])]
+        if kind == "softmax":
+            return [r.choice(["y = torch.softmax(y, dim=-1)", "y = F.softmax(y / 2.0, dim=-1)"])]
+        if kind == "gelu":
+            return [r.choice(["y = F.gelu(y)", "y = F.gelu(F.linear(y, self.w, self.b))",
+                              "y = torch.relu(y) + y"])]
+        if kind == "scaled":
+            # scalars and constants: the operands oneDNN's bridge rewrites
+            return [r.choice([
+                "y = y * self.s", "y = self.s * torch.matmul(y, self.w)", "y = y / self.s",
+                "y = y * 0.5 + self.c", "y = self.c * y - 0.25", "y = y / 4.0",
+            ])]
+        if kind == "attention":
+            # the attention idiom: y @ y^T [2, 3, 3] (+ a [3, 3] mask), softmax, @ y
+            j = self.opt(("mask",))
+            lines = ["a = torch.matmul(y, y.transpose(-1, -2)) / 2.0"]
+            if j is not None:
+                lines += [f"if o{j} is not None:", f"    a = a + o{j}"]
+            return lines + ["y = torch.matmul(torch.softmax(a, dim=-1), y)"]
+        if kind == "ln_param":
+            wa = r.choice(["self.b", "None"])
+            wb = r.choice(["self.c", "None"])
+            return [f"y = F.layer_norm(y, [4], {wa}, {wb})"]
+        if kind == "zero_dim":
+            # 0-dim operands (a mean), also of an Optional input
+            return [f"if {o} is not None:", f"    y = y * {u}" if role == "mask" else f"    y = y * {o}.mean()",
+                    r.choice(["y = y + y.mean() * 0.5", "y = y.sum() * 0.01 + y"])]
         raise AssertionError(kind)
 
     # -- returns -------------------------------------------------------------
@@ -317,7 +383,11 @@ class _Gen:
                 "        super().__init__()",
                 f"        g = torch.Generator().manual_seed({self.seed % (2**31)})",
                 "        self.w = torch.nn.Parameter(torch.randn(4, 4, generator=g) * 0.3)",
-            ] + _indent(self.sub_attrs, 2) + [
+            ] + ([
+                "        self.b = torch.nn.Parameter(torch.randn(4, generator=g) * 0.1)",
+                "        self.c = torch.nn.Parameter(torch.randn(4, generator=g) * 0.1)",
+                "        self.s = torch.nn.Parameter(torch.tensor(1.5))",
+            ] if self.mode == "onednn" else []) + _indent(self.sub_attrs, 2) + [
                 "",
                 f"    def forward(self, x: torch.Tensor, {params_default}) -> {self.ret_type()}:",
             ] + _indent(body, 2)
@@ -325,6 +395,8 @@ class _Gen:
             "seed": self.seed, "kind": self.kind, "roles": self.roles, "fuser": self.fuser,
             "grad": self.grad, "calls": self.calls(),
         }
+        if self.mode != "default":
+            case["mode"] = self.mode
         out += ["", "", f"CASE = {case!r}", ""]
         return "\n".join(out)
 
@@ -1178,13 +1250,33 @@ class _KindsGen(_Gen):
         return "\n".join(out)
 
 
-def generate_case(seed: int, kinds=None) -> str:
+def generate_case(seed: int, kinds=None, mode: str = "default") -> str:
     """The source of case `seed`. kinds: None or ("opt_tensor",): the
-    original generator; otherwise a kinds string or tuple (parse_kinds)."""
+    original generator; otherwise a kinds string or tuple (parse_kinds).
+    mode "onednn": a oneDNN Graph case of the original generator (frozen
+    module; Optional[Tensor] inputs only, so kinds must select only those)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     kinds = parse_kinds(kinds)
+    if mode == "onednn":
+        if kinds != ("opt_tensor",):
+            raise ValueError("mode onednn generates Optional[Tensor] cases only "
+                             f"(kinds tensor), not {', '.join(kinds)}")
+        return _Gen(seed, mode).build()
     if kinds == ("opt_tensor",):
         return _Gen(seed).build()
     return _KindsGen(seed, kinds).build()
+
+
+def mode_kinds(mode: str, kinds) -> str:
+    """The kinds a run of `mode` uses: kinds as given in default mode; in
+    onednn mode "tensor" (None allowed; anything else raises ValueError)."""
+    if mode == "onednn":
+        if kinds is not None and parse_kinds(kinds) != ("opt_tensor",):
+            raise ValueError("--mode onednn generates Optional[Tensor] cases only: "
+                             f"--kinds tensor (or none), not {kinds!r}")
+        return "tensor"
+    return DEFAULT_KINDS if kinds is None else kinds
 
 
 def case_seed(run_seed: int, index: int) -> int:
@@ -1193,6 +1285,11 @@ def case_seed(run_seed: int, index: int) -> int:
 
 
 if __name__ == "__main__":
+    # python tests/fuzz/fuzz_gen.py <seed> [<kinds> | onednn]
     import sys
-    print(generate_case(int(sys.argv[1]) if len(sys.argv) > 1 else 0,
-                        sys.argv[2] if len(sys.argv) > 2 else None))
+    second = sys.argv[2] if len(sys.argv) > 2 else None
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if second in MODES:
+        print(generate_case(seed, None, second))
+    else:
+        print(generate_case(seed, second))

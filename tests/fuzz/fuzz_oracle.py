@@ -20,6 +20,15 @@
 # Optional scalars, tuples and lists, bool/int/float flags, masks of several
 # dtypes and ranks; modules may be called with keywords, HF style).
 #
+# oneDNN Graph cases (fuzz_gen.py mode "onednn", fuser "onednn"): stock torch's
+# oneDNN Graph fails on many of them by itself (it raises, or computes another
+# result), so "off" is not a reference there: "on" must equal eager; a call
+# where only "off" differs from eager is counted apart (stock_failed_calls,
+# stock_raised_calls), not as a mismatch. Stock's oneDNN Graph can also kill
+# the process, so "on" and eager run first for every call, then
+# before_stock(report) (fuzz_run.py keeps the verdict known by then), then
+# "off" for the same calls.
+#
 # This file is also pasted verbatim into the standalone reproducers written by
 # fuzz_run.py, so it imports only torch, torch_optspec and the standard library.
 import contextlib
@@ -312,12 +321,13 @@ def _fixed_key(case, call):
                  for a, v in zip(case["args"], call))
 
 
-def oracle_run(path, case=None, stop_at_first=True, trace=False):
+def oracle_run(path, case=None, stop_at_first=True, trace=False, before_stock=None):
     """Run the case file at `path` (its CASE dict unless `case` is given).
 
     Returns {"calls", "patterns", "specialized", "graphs_specialized",
     "rejected", "raised", "mismatches": [...], "first_bad_call", "cause",
-    "stats", "spec_late"}. Each mismatch has the call, its pattern, the
+    "stats", "spec_late", "stock_failed_calls", "stock_raised_calls",
+    "stock_problems"}. Each mismatch has the call, its pattern, the
     problems and their cause (_cause). A mismatch of stock TorchScript ("stock",
     "off_only") does not stop the run (a later call may still show one of the
     pass); with stop_at_first the run stops at the first other one.
@@ -330,6 +340,18 @@ def oracle_run(path, case=None, stop_at_first=True, trace=False):
     had already been seen LATE_AFTER times: a sign of specializing values that
     vary per call (format-2 cases with such values end with 8 calls of their
     first pattern).
+
+    oneDNN Graph cases (fuser "onednn") run "on" and eager for every call
+    first, then call before_stock(report) if given (report then holds the
+    calls' on-vs-eager differences, each with cause "unclear": the stock
+    copy's verdict is not known yet), then run "off" for those calls; stock
+    torch's oneDNN Graph can kill the process, fuzz_run.py keeps that verdict.
+    There a call where "on" equals eager but "off" does not is no mismatch:
+    it counts in stock_failed_calls (stock_raised_calls if "off" raised;
+    stock_problems: the first such differences). A call where "on" differs
+    from eager gets its cause from all three comparisons as above ("stock":
+    "off" fails the same way); "on vs off" alone (both within tolerance of
+    eager) is "pass" as in the other cases. "off_only" does not occur there.
     """
     if case is None:
         case = oracle_import(path, "case").CASE
@@ -338,57 +360,116 @@ def oracle_run(path, case=None, stop_at_first=True, trace=False):
         "seed": case["seed"], "calls": 0, "patterns": len({_fixed_key(case, p) for p in case["calls"]}),
         "specialized": False, "graphs_specialized": 0, "rejected": 0, "raised": 0,
         "mismatches": [], "first_bad_call": None, "cause": None, "stats": {}, "spec_late": 0,
+        "stock_failed_calls": 0, "stock_raised_calls": 0, "stock_problems": [],
     }
     seen = {}
-    first_stock = None
+    state = {"first_stock": None}
+
+    def run_on(k, pattern, args, kwargs, off=None):
+        """The pass-on call (and the pass-off one if `off` is given, between
+        the same stats reads as always). Returns (r_on, r_off, middle, after)."""
+        before = _stats_flat()
+        r_on = _run_once(on, args, case, True, kwargs)
+        middle = _stats_flat()
+        r_off = _run_once(off, args, case, False, kwargs) if off is not None else None
+        after = _stats_flat()
+        report["calls"] += 1
+        spec = middle["graphs_specialized"] - before["graphs_specialized"]
+        report["graphs_specialized"] += spec
+        report["rejected"] += middle["graphs_rejected"] - before["graphs_rejected"]
+        changed = {}
+        for name in middle:
+            delta = middle[name] - before.get(name, 0)
+            if delta:
+                changed[name] = delta
+                report["stats"][name] = report["stats"].get(name, 0) + delta
+        key = _fixed_key(case, pattern)
+        if seen.get(key, 0) >= LATE_AFTER:
+            report["spec_late"] += spec
+        seen[key] = seen.get(key, 0) + 1
+        return r_on, r_off, middle, after, changed
+
+    def traced(k, pattern, changed, r_eager, problems, label=""):
+        if not trace:
+            return
+        if changed is not None:
+            print(f"call {k} {pattern}{label}: stats {changed}"
+                  + (f" raised {r_eager['error']!r}" if r_eager["error"] else ""), flush=True)
+        elif problems:
+            print(f"call {k} {pattern}{label}:", flush=True)
+        for p in problems:
+            print("   ", p, flush=True)
+
+    def record(k, pattern, problems, cause=None):
+        """Adds a mismatch; True when the run stops here."""
+        cause = cause or _cause(problems)
+        report["mismatches"].append({"call": k, "pattern": pattern, "problems": problems,
+                                     "cause": cause})
+        if cause in ("stock", "off_only"):
+            if state["first_stock"] is None:
+                state["first_stock"] = (k, cause)
+            return False
+        if report["first_bad_call"] is None:
+            report["first_bad_call"] = k
+            report["cause"] = cause
+        return stop_at_first
+
     with _FuserState(case["fuser"]):
         on, off, eager = oracle_targets(path, case)
-        for k, pattern in enumerate(case["calls"]):
-            args, kwargs = oracle_call_args(case, k, pattern)
-            before = _stats_flat()
-            r_on = _run_once(on, args, case, True, kwargs)
-            middle = _stats_flat()
-            r_off = _run_once(off, args, case, False, kwargs)
-            after = _stats_flat()
-            r_eager = _run_once(eager, args, case, None, kwargs)
-            report["calls"] += 1
-            report["raised"] += r_eager["error"] is not None
-            spec = middle["graphs_specialized"] - before["graphs_specialized"]
-            report["graphs_specialized"] += spec
-            report["rejected"] += middle["graphs_rejected"] - before["graphs_rejected"]
-            for name in middle:
-                delta = middle[name] - before.get(name, 0)
-                if delta:
-                    report["stats"][name] = report["stats"].get(name, 0) + delta
-            key = _fixed_key(case, pattern)
-            if seen.get(key, 0) >= LATE_AFTER:
-                report["spec_late"] += spec
-            seen[key] = seen.get(key, 0) + 1
-            problems = _compare(r_off, r_on, exact, "on vs off")
-            problems += _compare(r_eager, r_on, exact, "on vs eager")
-            problems += _compare(r_eager, r_off, exact, "off vs eager")
-            if after != middle:
-                problems.append(f"the pass ran while disabled: stats {middle} -> {after}")
-            if trace:
-                print(f"call {k} {pattern}: stats {dict((n, middle[n] - before.get(n, 0)) for n in middle if middle[n] != before.get(n, 0))}"
-                      + (f" raised {r_eager['error']!r}" if r_eager["error"] else ""))
-                for p in problems:
-                    print("   ", p)
-            if problems:
-                cause = _cause(problems)
-                report["mismatches"].append({"call": k, "pattern": pattern, "problems": problems,
-                                             "cause": cause})
-                if cause in ("stock", "off_only"):
-                    if first_stock is None:
-                        first_stock = (k, cause)
-                    continue
-                if report["first_bad_call"] is None:
-                    report["first_bad_call"] = k
-                    report["cause"] = cause
-                if stop_at_first:
+        if case["fuser"] != "onednn":
+            for k, pattern in enumerate(case["calls"]):
+                args, kwargs = oracle_call_args(case, k, pattern)
+                r_on, r_off, middle, after, changed = run_on(k, pattern, args, kwargs, off)
+                r_eager = _run_once(eager, args, case, None, kwargs)
+                report["raised"] += r_eager["error"] is not None
+                problems = _compare(r_off, r_on, exact, "on vs off")
+                problems += _compare(r_eager, r_on, exact, "on vs eager")
+                problems += _compare(r_eager, r_off, exact, "off vs eager")
+                if after != middle:
+                    problems.append(f"the pass ran while disabled: stats {middle} -> {after}")
+                traced(k, pattern, changed, r_eager, problems)
+                if problems and record(k, pattern, problems):
                     break
-    if report["first_bad_call"] is None and first_stock is not None:
-        report["first_bad_call"], report["cause"] = first_stock
+        else:
+            # 1. pass on and eager, every call (all of them: whether an
+            # on-vs-eager difference is stock's is known only after step 3)
+            runs = []
+            for k, pattern in enumerate(case["calls"]):
+                args, kwargs = oracle_call_args(case, k, pattern)
+                r_on, _, _, _, changed = run_on(k, pattern, args, kwargs)
+                r_eager = _run_once(eager, args, case, None, kwargs)
+                report["raised"] += r_eager["error"] is not None
+                on_eager = _compare(r_eager, r_on, exact, "on vs eager")
+                traced(k, pattern, changed, r_eager, on_eager, " (pass on)")
+                runs.append((k, pattern, args, kwargs, r_on, r_eager, on_eager))
+            # 2. the verdict so far, before stock torch runs (it may not return)
+            for k, pattern, _, _, _, _, on_eager in runs:
+                if on_eager and record(k, pattern, on_eager, "unclear"):
+                    break
+            if before_stock is not None:
+                before_stock(report)
+            report["mismatches"], report["first_bad_call"], report["cause"] = [], None, None
+            # 3. pass off (stock torch's oneDNN Graph), the same calls
+            for k, pattern, args, kwargs, r_on, r_eager, on_eager in runs:
+                middle = _stats_flat()
+                r_off = _run_once(off, args, case, False, kwargs)
+                after = _stats_flat()
+                off_eager = _compare(r_eager, r_off, exact, "off vs eager")
+                if off_eager:
+                    report["stock_failed_calls"] += 1
+                    report["stock_raised_calls"] += r_off["error"] is not None
+                    if not report["stock_problems"]:
+                        report["stock_problems"] = off_eager[:2]
+                on_off = _compare(r_off, r_on, exact, "on vs off")
+                # "off" failing alone is stock's own failure, counted above
+                problems = on_off + on_eager + off_eager if on_eager or not off_eager else []
+                if after != middle:
+                    problems.append(f"the pass ran while disabled: stats {middle} -> {after}")
+                traced(k, pattern, None, r_eager, problems or off_eager, " (pass off)")
+                if problems and record(k, pattern, problems):
+                    break
+    if report["first_bad_call"] is None and state["first_stock"] is not None:
+        report["first_bad_call"], report["cause"] = state["first_stock"]
     report["specialized"] = report["graphs_specialized"] > 0
     return report
 # ---- end of oracle ----
@@ -398,13 +479,20 @@ def report_main(path) -> int:
     """Run the case in `path`, print the differences, return the exit code
     (1 while it fails). The `__main__` of committed regressions; with
     --trace on the command line, every call and its stats() changes."""
-    report = oracle_run(path, trace="--trace" in sys.argv[1:])
+    def before_stock(report):
+        # oneDNN Graph cases: printed before the pass-off copy runs (stock
+        # torch's oneDNN Graph can kill the process)
+        print("on vs eager:", "MISMATCH" if report["mismatches"] else "OK", flush=True)
+
+    report = oracle_run(path, trace="--trace" in sys.argv[1:], before_stock=before_stock)
     for m in report["mismatches"]:
         print(f"call {m['call']} pattern {m['pattern']} ({m['cause']}):")
         for p in m["problems"]:
             print("   ", p)
-    print("MISMATCH" if report["mismatches"] else "OK", {
-        k: report[k] for k in ("calls", "patterns", "graphs_specialized", "rejected")})
+    keys = ("calls", "patterns", "graphs_specialized", "rejected")
+    if report["stock_failed_calls"]:
+        keys += ("stock_failed_calls", "stock_raised_calls", "stock_problems")
+    print("MISMATCH" if report["mismatches"] else "OK", {k: report[k] for k in keys})
     return 1 if report["mismatches"] else 0
 
 

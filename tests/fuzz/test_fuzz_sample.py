@@ -72,6 +72,69 @@ def test_fuzz_sample(tmp_path, kinds):
             assert totals[f"arg={k}"] > 0, (k, totals)
 
 
+# oneDNN Graph cases (fuzz_gen.py mode "onednn"): a few, through the runner,
+# since stock torch's oneDNN Graph (the pass-off copy) can kill the process.
+ONEDNN_SAMPLE = int(os.environ.get("OPTSPEC_FUZZ_ONEDNN_SAMPLE", "8"))
+
+
+def test_fuzz_sample_onednn(tmp_path):
+    """A bounded oneDNN Graph sample: the pass's copy equals eager (stock
+    torch's own oneDNN failures are counted apart, not failed on). Case 1's
+    stock copy is made to abort: the case keeps the pass's verdict."""
+    out = tmp_path / "run"
+    env = dict(os.environ, OPTSPEC_FUZZ_ABORT_STOCK_AT="1")
+    env.pop("OPTSPEC_FUZZ_KINDS", None)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "fuzz_run.py"), "--mode", "onednn", "--cases", str(ONEDNN_SAMPLE),
+         "--seed", str(SEED), "--chunk", str(ONEDNN_SAMPLE), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    print(json.dumps({k: s[k] for k in ("cases", "calls", "mismatches_by_cause", "stock_failed_cases",
+                                        "stock_crashed_cases", "stock_raised_calls")}))
+    rows = fuzz_run.load_rows(out)
+    bad = [r for r in rows.values() if r.get("cause") in ("pass", "unclear")]
+    assert not bad, [(r["seed"], r["problems"], str(out / "failures" / f"case_{r['seed']}.py"))
+                     for r in bad]
+    assert s["cases"] == ONEDNN_SAMPLE and s["crashes"] == s["hangs"] == s["invalid"] == 0, s
+    assert s["by_kind"] == {"kind=module": ONEDNN_SAMPLE, "fuser=onednn": ONEDNN_SAMPLE,
+                            "grad=False": ONEDNN_SAMPLE, "call_style=positional": ONEDNN_SAMPLE}, s
+    assert "stock_crash" in rows[1] and s["stock_crashed_cases"] == 1, rows[1]
+    assert s["specialized_cases"] >= 0.6 * s["cases"], s
+    # oneDNN Graph was on: the fuser-safety stage saw the graphs
+    assert s["stats_totals"].get("fuser_safe_graphs", 0) > 0, s["stats_totals"]
+
+
+def test_onednn_mode_generator():
+    """mode "onednn": frozen-module cases with the ops oneDNN fuses; the
+    default generator is unchanged; other argument kinds are refused."""
+    sources = [fuzz_gen.generate_case(fuzz_gen.case_seed(SEED, i), None, "onednn") for i in range(200)]
+    text = "\n".join(sources)
+    for idiom in ("torch.matmul(y, self.w)", "F.linear(y, self.w, self.b)", "F.linear(y, self.w)",
+                  "is not None else self.b)", "torch.softmax(", "F.gelu(", "torch.relu(",
+                  "y * self.s", "y / self.s", "self.c", "y.transpose(-1, -2)",
+                  "F.layer_norm(y, [4], None, None)", "F.layer_norm(y, [4], self.b, self.c)",
+                  ".mean()", "y.sum() * 0.01", "is not None:", "is None:",
+                  "scaled_dot_product_attention("):
+        assert idiom in text, idiom
+    several = 0
+    for src in sources:
+        case = _case(src)
+        assert (case["kind"], case["fuser"], case["grad"], case["mode"]) == \
+            ("module", "onednn", False, "onednn"), case
+        several += len({tuple(c) for c in case["calls"]}) > 1
+    assert several > 0.6 * len(sources), several
+    for i in range(20):
+        cseed = fuzz_gen.case_seed(SEED, i)
+        assert fuzz_gen.generate_case(cseed) == fuzz_gen.generate_case(cseed, "tensor", "default")
+        assert fuzz_gen.generate_case(cseed, None, "onednn") == fuzz_gen.generate_case(cseed, "tensor", "onednn")
+    with pytest.raises(ValueError):
+        fuzz_gen.generate_case(1, "masks", "onednn")
+    assert fuzz_gen.mode_kinds("onednn", None) == "tensor"
+    with pytest.raises(ValueError):
+        fuzz_gen.mode_kinds("onednn", "all")
+
+
 def test_generated_programs_use_every_idiom():
     """The generator's statements all show up within a modest number of cases
     (a guard against a generator that silently stopped producing some)."""
