@@ -254,8 +254,10 @@ def test_bert_without_mask_and_torch_nn_attention_run_under_onednn(tmp_path):
         def run(model, args, on):
             s = torch.jit.freeze(torch.jit.script(model))
             try:
+                # the profiling run, the plan, the calls a value site learns
+                # flags on, its plan's profiling and optimization (bench.run.warm_jit)
                 with torch.no_grad(), torch_optspec.enabled(on):
-                    for _ in range(4):
+                    for _ in range(8):
                         got = s(*args)
                 g = torch.jit.last_executed_optimized_graph()
                 want = model(*args)
