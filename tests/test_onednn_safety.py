@@ -254,6 +254,8 @@ def test_bert_without_mask_and_torch_nn_attention_run_under_onednn(tmp_path):
         def run(model, args, on):
             s = torch.jit.freeze(torch.jit.script(model))
             try:
+                # the profiling run, the plan, the calls a value site learns
+                # flags on, its plan's profiling and optimization (bench.run.warm_jit)
                 with torch.no_grad(), torch_optspec.enabled(on):
                     for _ in range(10):  # value sites specialize from the 6th call
                         got = s(*args)

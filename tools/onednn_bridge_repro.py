@@ -137,6 +137,28 @@ CASES = {
                 return y * 2.0
         """,
         "[(x, x)] * 3"),
+    "elementwise_chain": (
+        "wrong result: a chain of adds mixing same-shape and broadcast operands, fused",
+        """
+        class M(torch.nn.Module):
+            def forward(self, y, a, v, b, w, c):
+                return y * 0.5 + a + v + b + w + c
+        """,
+        "[(x, x * 2.0, x[0, 0], x * 3.0, x[0, 1], x[1, 0])] * 3"),
+    "matmul_then_if_output": (
+        "vector::_M_range_check: an operand made by a prim::If added right after a linear",
+        """
+        class M(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.randn(4, 4))
+                self.b = torch.nn.Parameter(torch.randn(4))
+            def forward(self, y, o: Optional[torch.Tensor] = None):
+                z = F.linear(torch.relu(y), self.w, self.b)
+                assert o is not None
+                return z + o
+        """,
+        "[(x, x * 2.0)] * 3"),
     "multihead_attention": (
         "bad optional access: torch.nn.MultiheadAttention's never-taken branches",
         None,  # torch.nn.MultiheadAttention(4, 2, batch_first=True), need_weights=True

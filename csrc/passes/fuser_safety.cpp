@@ -35,11 +35,16 @@
 //  - add/mul/div with a 0-dim tensor operand ("partition compile failed" at the
 //    first call), or with a constant tensor operand (or one made by a factory
 //    such as aten::full): right after a matmul/linear a vector range error,
-//    in a partition with a broadcast input a wrong result;
+//    in a partition with a broadcast input a wrong result; right after a
+//    matmul/linear, an operand made by a prim::If (an assert, a ternary), a
+//    loop or a call fails the same way;
 //  - an operand v that another op of the would-be partition reads too (an
 //    add/mul/div feeding this one, or any op oneDNN fuses that this one
 //    feeds), as in (a + v) * v or linear(a + v, w, v): a partition taking v
 //    twice (a segmentation fault in the kernel, or a wrong result);
+//  - in a chain of elementwise ops fused into one partition, a second
+//    operand that broadcasts after one of the chain's shape, as in
+//    x * 0.5 + full + vec + vec (a wrong result);
 //  - an add of a tensor of the same rank to a layer_norm's result (constant
 //    or not, unless made by a matmul/linear, which oneDNN fuses the add with
 //    instead): fused into one partition that returns a wrong result when the
@@ -254,6 +259,27 @@ bool isSourceTensor(Value* v) {
   return n->blocks().empty();
 }
 
+// Nodes whose outputs oneDNN's partitioner sees without a producing op:
+// control flow, calls, unpacking, futures.
+bool isOpaqueProducer(const Node* n) {
+  if (!n->blocks().empty()) {
+    return true;
+  }
+  switch (n->kind()) {
+    case c10::prim::CallFunction:
+    case c10::prim::CallMethod:
+    case c10::prim::FallbackGraph:
+    case c10::prim::TupleUnpack:
+    case c10::prim::ListUnpack:
+    case c10::prim::TupleIndex:
+    case c10::prim::Uninitialized:
+    case c10::aten::wait:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The in-place ops the bridge's RemoveTensorMutation turns into functional
 // ones (interface.cpp). The uses of the updated value after such an op then
 // read the functional op's output, typed like the in-place op's output: in a
@@ -419,6 +445,52 @@ bool sharesPartitionInputWithConsumer(Node* n, Value* v) {
   return false;
 }
 
+// oneDNN's elementwise ops: the links of a chain of post-ops.
+bool isOneDNNElementwise(const Node* n) {
+  return isOneDNNOp(n) && n->kind() != c10::aten::matmul && n->kind() != c10::aten::linear &&
+      n->kind() != c10::aten::mm && n->kind() != c10::aten::bmm &&
+      n->kind() != c10::aten::addmm && n->kind() != c10::aten::layer_norm &&
+      n->kind() != c10::aten::softmax && n->kind() != c10::aten::_softmax &&
+      n->kind() != c10::aten::_log_softmax && n->kind() != c10::aten::cat &&
+      n->kind() != c10::aten::permute && n->kind() != c10::aten::contiguous;
+}
+
+// For a chain of elementwise ops oneDNN fuses into one partition (each fed by
+// the previous): 'f' for a binary op whose other operand has the chain's
+// shape, 'b' for one that broadcasts, ' ' for a unary op; from `n` back to the
+// start of the chain.
+std::string chainOperands(Node* n, const BridgeTypes& types) {
+  std::string kinds;
+  Node* cur = n;
+  while (cur && kinds.size() < 64) {
+    const bool binary = isFusableBinary(cur) && cur->inputs().size() >= 2;
+    Node* previous = nullptr;
+    char kind = ' ';
+    if (binary) {
+      auto t0 = types.tensor(cur->input(0));
+      auto t1 = types.tensor(cur->input(1));
+      // the chain goes through the operand an elementwise op made
+      Node* p0 = BridgeTypes::source(cur->input(0))->node();
+      Node* p1 = BridgeTypes::source(cur->input(1))->node();
+      const bool in0 = isOneDNNElementwise(p0) && p0->owningBlock() == n->owningBlock();
+      const bool in1 = isOneDNNElementwise(p1) && p1->owningBlock() == n->owningBlock();
+      const size_t side = (!in0 && in1) ? 0 : 1;
+      previous = side == 1 ? (in0 ? p0 : nullptr) : p1;
+      auto ts = side == 0 ? t0 : t1;
+      auto tm = side == 0 ? t1 : t0;
+      auto ss = ts ? ts->sizes().concrete_sizes() : std::nullopt;
+      auto sm = tm ? tm->sizes().concrete_sizes() : std::nullopt;
+      kind = (ts && ss && sm && *ss == *sm) ? 'f' : 'b';
+    } else if (cur->inputs().size() >= 1) {
+      Node* p = BridgeTypes::source(cur->input(0))->node();
+      previous = isOneDNNElementwise(p) && p->owningBlock() == n->owningBlock() ? p : nullptr;
+    }
+    kinds.push_back(kind);
+    cur = previous;
+  }
+  return kinds;
+}
+
 bool isAdd(const Node* n) {
   return n->kind() == c10::aten::add || n->kind() == c10::aten::add_;
 }
@@ -503,6 +575,19 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
       }
     }
   }
+  {
+    // Along the chain (earliest first): a second broadcast operand after a
+    // same-shape one.
+    std::string chain = chainOperands(n, types);
+    std::reverse(chain.begin(), chain.end());
+    const size_t first_full = chain.find('f');
+    if (!chain.empty() && chain.back() == 'b' && first_full != std::string::npos &&
+        std::count(chain.begin() + first_full, chain.end(), 'b') >= 2) {
+      return "a second broadcast operand after a same-shape one in a chain of "
+             "elementwise ops (" + chain + "): oneDNN computes such partitions "
+             "wrongly";
+    }
+  }
   if (t1 && isAdd(n)) {
     for (size_t i = 0; i < 2; ++i) {
       if (BridgeTypes::source(n->input(i))->node()->kind() != c10::aten::layer_norm) {
@@ -522,6 +607,18 @@ std::string unsafeBinary(Node* n, const BridgeTypes& types, bool top_level) {
     }
   }
   if (t1) {
+    // right after a matmul/linear: an operand made by control flow or a call
+    for (size_t c = 0; c < 2; ++c) {
+      const Node* product = BridgeTypes::source(n->input(1 - c))->node();
+      const Node* made = BridgeTypes::source(n->input(c))->node();
+      const bool after_matmul = product->kind() == c10::aten::matmul ||
+          product->kind() == c10::aten::linear || product->kind() == c10::aten::mm ||
+          product->kind() == c10::aten::bmm || product->kind() == c10::aten::addmm;
+      if (after_matmul && isOpaqueProducer(made)) {
+        return "an operand made by control flow or a call, right after a "
+               "matmul/linear: oneDNN fails on the partition (vector range error)";
+      }
+    }
     for (size_t c = 0; c < 2; ++c) {
       if (isSourceTensor(n->input(c))) {
         return "a constant tensor operand (or one made by a factory) in the "
