@@ -144,9 +144,8 @@ std::string SpecializeReport::describe() const {
     }
     out << "\n";
   }
-  out << (strict ? "A call that does not match raises an error naming the argument (raise "
-                   "RuntimeError in the model's code: torch.jit.Error in Python, "
-                   "torch::jit::JITException in C++).\n"
+  out << (strict ? "A call that does not match raises an error naming the argument "
+                   "(RuntimeError in Python, std::runtime_error in C++).\n"
                  : "A call that does not match runs the original code.\n");
   if (residual_checks) {
     out << residual_checks << " check(s) on specialized arguments left in the fast path\n";

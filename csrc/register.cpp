@@ -209,6 +209,10 @@ struct LoadTimeRegistration {
     if (envEnabled()) {
       enable();
       if (is_active_copy()) {
+        // c10 reads TORCH_CPP_LOG_LEVEL in initLogging(), which torch's
+        // Python module calls and a plain LibTorch host may never call: call
+        // it so that the variable silences this line there too.
+        c10::initLogging();
         LOG(WARNING) << "torch_optspec " << version()
                   << ": enabled by TORCH_OPTSPEC_ENABLE";
       }

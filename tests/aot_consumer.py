@@ -117,13 +117,12 @@ def main(directory):
         _, y, _ = run(name, *args)
         out[name]["other_pattern_matches_eager"] = close(y, data[ref])
     for name, args in (("strict_tensor", (x, None)), ("strict_none", (x, mask))):
-        # TorchScript raises torch.jit.Error (in C++ torch::jit::JITException, a
-        # std::runtime_error) for `raise RuntimeError(...)`: not a Python
-        # RuntimeError subclass in torch 2.13.
+        # caught broadly: the test checks that the type is RuntimeError (not
+        # torch.jit.Error, what a scripted `raise RuntimeError(...)` raises)
         try:
             run(name, *args, calls=1)
             out[name]["other_pattern_error"] = None
-        except (RuntimeError, torch.jit.Error) as e:
+        except Exception as e:
             out[name]["other_pattern_error"] = str(e)
             out[name]["other_pattern_error_type"] = type(e).__module__ + "." + type(e).__name__
 

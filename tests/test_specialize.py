@@ -169,12 +169,11 @@ def test_guarded_runs_the_original_body_on_the_other_pattern(consumer):
 
 
 def test_strict_raises_naming_the_argument(consumer):
-    """prim::RaiseException with builtins.RuntimeError, as `raise
-    RuntimeError(...)` compiles: Python gets torch.jit.Error, whose message
-    says RuntimeError (C++: torch::jit::JITException, a std::runtime_error)."""
-    assert consumer["strict_tensor"]["other_pattern_error_type"] == "torch.jit.Error"
+    """A plain RuntimeError (a scripted `raise RuntimeError(...)` would reach
+    Python as torch.jit.Error, which `except RuntimeError` misses), in a
+    process without torch_optspec (C++: tests/cpp/aot_host.cpp)."""
+    assert consumer["strict_tensor"]["other_pattern_error_type"] == "builtins.RuntimeError"
     error = consumer["strict_tensor"]["other_pattern_error"]
-    assert "builtins.RuntimeError: forward(): argument 'mask'" in error, error
     assert error is not None
     assert "argument 'mask' was specialized for a Tensor, but this call passed None" in error, error
     error = consumer["strict_none"]["other_pattern_error"]
@@ -276,7 +275,7 @@ def test_methods_it_calls_are_inlined_and_every_pattern_matches_eager():
             with torch.no_grad():
                 for call in patterns:
                     if strict and call != example:
-                        with pytest.raises(torch.jit.Error, match="was specialized for"):
+                        with pytest.raises(RuntimeError, match="was specialized for"):
                             s(x, *call)
                         continue
                     for _ in range(3):
@@ -326,7 +325,7 @@ def test_scripted_function_gives_a_module():
     buf.seek(0)
     loaded = torch.jit.load(buf)
     torch.testing.assert_close(loaded(x, mask), torch.softmax(x + mask, -1))
-    with pytest.raises(torch.jit.Error, match="argument 'mask' was specialized for a Tensor"):
+    with pytest.raises(RuntimeError, match="argument 'mask' was specialized for a Tensor"):
         loaded(x, None)
     assert_no_torch_optspec_op(s)
 
@@ -470,7 +469,7 @@ def test_cli_specialize_strict_frozen_keyword(tmp_path, capsys):
     x, mask = example_inputs()
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), ExampleModule(1024, 16)(x))
-        with pytest.raises(torch.jit.Error, match="argument 'mask' was specialized for None"):
+        with pytest.raises(RuntimeError, match="argument 'mask' was specialized for None"):
             loaded(x, mask)
 
 
@@ -569,7 +568,7 @@ def test_values_strict_raises_and_guarded_falls_back(index, other, message):
     call = list(example)
     call[index] = other
     strict = torch_optspec.specialize(m, *example, strict=True)
-    with pytest.raises(torch.jit.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(RuntimeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         strict(*call)
     guarded = torch_optspec.specialize(m, *example)
     with torch.no_grad():
@@ -606,7 +605,7 @@ def test_dtype_of_a_plain_tensor():
     assert s.optspec_report.specialized_arguments() == {"x": "a Tensor (dtype Float)"}
     kinds = [n.kind() for n in s.graph.nodes()]
     assert kinds.count("prim::If") == 1 and "aten::is_floating_point" not in kinds, s.graph
-    with pytest.raises(torch.jit.Error, match="argument 'x' was specialized for a Tensor of dtype Float, "
+    with pytest.raises(RuntimeError, match="argument 'x' was specialized for a Tensor of dtype Float, "
                                               "but this call passed another dtype"):
         s(torch.ones(4, dtype=torch.int64))
     guarded = torch_optspec.specialize(m, x)

@@ -14,8 +14,11 @@
 //   %3 : bool = aten::__isnot__(%mask.1, %none)
 //    = prim::If(%3)
 //     block0(): -> ()
-//     block1(): prim::RaiseException("forward(): argument 'mask' was ...",
-//                                    "builtins.RuntimeError") -> ()
+//     block1(): %t = aten::_functional_assert_scalar(0, "forward(): argument
+//                      'mask' was ...", <tensor>)   (raises RuntimeError)
+//               prim::Print(%t)
+//               prim::RaiseException(<the message>, "builtins.RuntimeError")
+//               -> ()
 //   %mask.refined : Tensor = prim::unchecked_cast(%mask.1)
 //   <the refined body, cleaned up, at the top level>
 //
@@ -420,6 +423,21 @@ void insertStrictChecks(
     Block* fail = check->addBlock();
     torch::jit::WithInsertPoint in_fail(fail);
     Value* text = graph.insertConstant(message);
+    // The error itself: aten::_functional_assert_scalar(False, message, token)
+    // throws a c10::Error, which TorchScript's interpreter passes on as a
+    // plain RuntimeError (Python) / std::runtime_error (C++) with the message.
+    // A scripted `raise RuntimeError(...)` (prim::RaiseException) would reach
+    // Python as torch.jit.Error, which `except RuntimeError` does not catch.
+    // The prim::Print of its result keeps the assert from dead-code
+    // elimination (the op has no side effects of its own); the
+    // RaiseException after it is never reached, and tells the JIT's passes
+    // that the block does not return.
+    Value* never = graph.insertConstant(static_cast<int64_t>(0));
+    Value* token = graph.insertConstant(at::zeros({}));
+    Node* assert_node = graph.insertNode(graph.create(
+        c10::Symbol::fromQualString("aten::_functional_assert_scalar"), {never, text, token}, 1));
+    assert_node->output()->setType(c10::TensorType::get());
+    graph.insertNode(graph.create(c10::prim::Print, {assert_node->output()}, 0));
     Value* cls = graph.insertConstant(std::string("builtins.RuntimeError"));
     graph.insertNode(graph.create(c10::prim::RaiseException, {text, cls}, 0));
     GRAPH_UPDATE("Strict check: ", c.condition, " else raise");

@@ -427,10 +427,11 @@ TORCH_OPTSPEC_API void versionGraphStock(
     const std::vector<StockCheck>& checks);
 
 // Strict: prepends, per check,
-//   prim::If(%ok) block0: () block1: prim::RaiseException("<function>():
-//   argument '<name>' was specialized for <expected>, but this call passed
-//   <otherwise> ...", "builtins.RuntimeError")
-// (what `raise RuntimeError(...)` compiles to; Python sees torch.jit.Error).
+//   prim::If(%ok) block0: () block1: aten::_functional_assert_scalar(0,
+//   "<function>(): argument '<name>' was specialized for <expected>, but this
+//   call passed <otherwise> ...", <tensor>), then prim::RaiseException
+// (the assert raises a RuntimeError in Python, a std::runtime_error in C++;
+// the RaiseException marks the block as not returning).
 // Call on the specialized body: the checks read the graph inputs themselves.
 TORCH_OPTSPEC_API void insertStrictChecks(
     Graph& graph,

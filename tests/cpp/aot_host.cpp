@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     bool raised = false;
     try {
       run(m, x, c10::IValue(), 1);
-    } catch (const std::runtime_error& e) { // torch::jit::JITException
+    } catch (const std::runtime_error& e) { // the interpreter's std::runtime_error
       raised = true;
       EXPECT(std::string(e.what()).find("argument 'mask' was specialized for a Tensor") !=
                  std::string::npos,
