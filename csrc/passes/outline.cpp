@@ -75,6 +75,10 @@ void collectFree(
 } // namespace
 
 bool outlineFastPath(Graph& graph, Block* fast) {
+  if (!canBecomeFallbackGraph(fast)) {
+    GRAPH_DEBUG("The fast path returns only None: left inline (not outlined)");
+    return false;
+  }
   {
     std::unordered_set<const Value*> defined;
     collectDefined(fast, defined);

@@ -158,9 +158,20 @@ TORCH_OPTSPEC_API SpecializationPlan planFromGuard(const Graph& graph);
 //     block1: prim::If(aten::is_grad_enabled())
 //               block0: <original body>                         (grad mode)
 //               block1: prim::FallbackGraph(<original body>)    (no grad)
+//             or, when !canBecomeFallbackGraph: <original body>
 TORCH_OPTSPEC_API Block* versionGraph(
     Graph& graph,
     const SpecializationPlan& plan);
+
+// False when `body` must stay inline rather than become a prim::FallbackGraph
+// (version's no-grad slow path, outline, value sites): dead-code elimination
+// keeps such a node only through its used outputs (its in-place updates,
+// raises and prints live in its subgraph, which neither Node::hasSideEffects
+// nor AliasDb::getWrites looks into), and an output of type NoneType is
+// always replaced by the constant None. A body whose outputs are all None (a
+// function that only updates its arguments) would be dropped with its
+// effects.
+TORCH_OPTSPEC_API bool canBecomeFallbackGraph(const Block* body);
 
 // ---- 4. refine ----------------------------------------------------------
 
@@ -273,7 +284,8 @@ void registerValueOperators();
 // Turns block0 into a prim::FallbackGraph (compiled by the executor as a
 // function of its own) so that top-level-only fusers see the fast path.
 // Returns false, leaving it inline, when block0 reads no value (the function
-// would have no inputs, which oneDNN Graph cannot take).
+// would have no inputs, which oneDNN Graph cannot take) or returns only None
+// (canBecomeFallbackGraph).
 TORCH_OPTSPEC_API bool outlineFastPath(Graph& graph, Block* fast);
 
 // ---- 7. fuser safety (fuser_safety.cpp) -------------------------------------

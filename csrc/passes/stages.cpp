@@ -139,6 +139,9 @@ std::string runStage(
   if (stage == "value_site") {
     auto original = graph->copy();
     auto candidates = valueCandidates(*graph);
+    if (candidates.empty()) {
+      return "watching=0 no site";
+    }
     const int64_t id = insertValueSite(
         *graph, *original, candidates, std::stoi(option(args, "learn_calls", "3")));
     return "watching=" + std::to_string(candidates.size()) + (id >= 0 ? "" : " no site");

@@ -221,6 +221,10 @@ ValueSiteInfo valueSiteInfo(int64_t id) {
 
 std::vector<ValueCandidate> valueCandidates(const Graph& graph) {
   std::vector<ValueCandidate> out;
+  if (!canBecomeFallbackGraph(graph.block())) {
+    // the learned branch is a FallbackGraph of the original body
+    return out;
+  }
   for (size_t i = 0; i < graph.inputs().size(); ++i) {
     const Value* v = graph.inputs()[i];
     if (!v->hasUses()) {
@@ -317,6 +321,9 @@ int64_t insertValueSite(
     int64_t learn_calls,
     bool outline_current) {
   TORCH_CHECK(!candidates.empty(), "torch_optspec: a value site needs inputs to watch");
+  TORCH_CHECK(
+      canBecomeFallbackGraph(original.block()),
+      "torch_optspec: a value site needs a graph that returns something other than None");
   TORCH_CHECK(learn_calls >= 1, "torch_optspec: learn_calls must be >= 1");
   int64_t id;
   {

@@ -144,6 +144,14 @@ torch::jit::Operation createGuard(const Node* node) {
 // (conservative alias analysis).
 void buildSlowPath(Graph& graph, Block* original, Block* slow) {
   auto identity = [](Value* v) { return v; };
+  if (!canBecomeFallbackGraph(original)) {
+    // Returns only None: a FallbackGraph would be dropped with its effects.
+    // The original body runs inline on both paths (no re-specialization for
+    // the other patterns).
+    slow->cloneFrom(original, identity);
+    GRAPH_UPDATE("Slow path inline: the body returns only None");
+    return;
+  }
   torch::jit::WithInsertPoint at_slow(slow);
   static const auto is_grad_enabled =
       c10::Symbol::fromQualString("aten::is_grad_enabled");
@@ -162,6 +170,15 @@ void buildSlowPath(Graph& graph, Block* original, Block* slow) {
 }
 
 } // namespace
+
+bool canBecomeFallbackGraph(const Block* body) {
+  for (const Value* v : body->outputs()) {
+    if (v->type()->kind() != c10::TypeKind::NoneType) {
+      return true;
+    }
+  }
+  return false;
+}
 
 void registerGuardOperator() {
   static torch::jit::RegisterOperators reg({torch::jit::Operator(
