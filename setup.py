@@ -25,25 +25,41 @@ from setuptools import setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
+# The torch release line the sources support: the requirement of an sdist
+# made without torch (a built wheel requires the torch it was built with).
+SUPPORTED_TORCH = (2, 13)
+
+# Commands that only write metadata or the source archive: they need no
+# torch, so `python -m build --sdist` works in its isolated environment.
+_COMMANDS = [a for a in sys.argv[1:] if not a.startswith("-")]
+METADATA_ONLY = bool(_COMMANDS) and _COMMANDS[0] in ("sdist", "egg_info", "dist_info")
+
 try:
     import torch
     from torch.utils.cpp_extension import BuildExtension, CppExtension
 except ImportError:
-    # One line, the only one pip shows in its error box. Under pip's build
-    # isolation torch is missing even when the user's environment has it.
-    sys.exit(
-        "torch_optspec: the build needs torch 2.13 importable, and pip's isolated "
-        "build environment has none; with torch 2.13, cmake and ninja installed, "
-        "run: pip install --no-build-isolation ."
-    )
+    if not METADATA_ONLY:
+        # One line, the only one pip shows in its error box. Under pip's build
+        # isolation torch is missing even when the user's environment has it.
+        sys.exit(
+            "torch_optspec: the build needs torch 2.13 importable, and pip's isolated "
+            "build environment has none; with torch 2.13, cmake and ninja installed, "
+            "run: pip install --no-build-isolation ."
+        )
+    torch = None
 
 VERSION = open(os.path.join(ROOT, "version.txt")).read().strip()
-TORCH_RELEASE = torch.__version__.split("+")[0]
-TORCH_MAJOR, TORCH_MINOR = (int(p) for p in TORCH_RELEASE.split(".")[:2])
-DEVICE_TAG = "cu" + torch.version.cuda.replace(".", "") if torch.version.cuda else "cpu"
+if torch is not None:
+    TORCH_RELEASE = torch.__version__.split("+")[0]
+    TORCH_MAJOR, TORCH_MINOR = (int(p) for p in TORCH_RELEASE.split(".")[:2])
+    DEVICE_TAG = "cu" + torch.version.cuda.replace(".", "") if torch.version.cuda else "cpu"
+    LOCAL_VERSION = f"{VERSION}+pt{TORCH_MAJOR}{TORCH_MINOR}{DEVICE_TAG}"
+else:
+    # an sdist (or its metadata) without torch: no torch tag
+    TORCH_MAJOR, TORCH_MINOR = SUPPORTED_TORCH
+    LOCAL_VERSION = VERSION
 # The one torch rule: the torch major.minor the build used, any patch.
 TORCH_REQUIREMENT = f"torch>={TORCH_MAJOR}.{TORCH_MINOR},<{TORCH_MAJOR}.{TORCH_MINOR + 1}"
-LOCAL_VERSION = f"{VERSION}+pt{TORCH_MAJOR}{TORCH_MINOR}{DEVICE_TAG}"
 
 
 def write_build_info(package_dir):
@@ -58,6 +74,12 @@ def write_build_info(package_dir):
     if not os.path.exists(path) or open(path).read() != text:
         with open(path, "w") as f:
             f.write(text)
+
+
+if torch is None:
+    # metadata and sdist only: the extension is listed, never built
+    from setuptools import Extension as CppExtension  # noqa: E402
+    BuildExtension = object
 
 
 class BuildWithLibrary(BuildExtension):
@@ -111,5 +133,5 @@ setup(
             extra_link_args=["-Wl,-rpath,$ORIGIN/lib"],
         )
     ],
-    cmdclass={"build_ext": BuildWithLibrary.with_options(use_ninja=True)},
+    cmdclass={"build_ext": BuildWithLibrary.with_options(use_ninja=True)} if torch else {},
 )
