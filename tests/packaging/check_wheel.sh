@@ -8,7 +8,8 @@
 # success), with a fresh venv holding only torch, cmake, ninja, setuptools,
 # wheel and build:
 #   1. the sdist of this checkout carries what the build needs (csrc/, CMake
-#      files, version.txt, metadata files) and nothing of tests/;
+#      files, version.txt, metadata files) and nothing of tests/; built
+#      isolated (no torch), it has the same files;
 #   2. a plain (isolated) `pip install <sdist>` stops with the one-line
 #      message naming --no-build-isolation;
 #   3. `pip wheel --no-build-isolation` builds the torch-tagged wheel from the
@@ -85,6 +86,13 @@ if grep -E '^(tests|examples|bench)/|_build_info\.py|\.so$' "$WORK/sdist.txt"; t
   fail "sdist carries files it should not (above)"
 fi
 echo "sdist: $(wc -l <"$WORK/sdist.txt") files, csrc/: $(grep -c '^csrc/' "$WORK/sdist.txt")"
+# The sdist needs no torch: built in build's isolated environment it has the
+# same files (its version has no torch tag).
+(cd "$ROOT" && "$PY" -m build --sdist --outdir "$WORK/dist-isolated" >"$WORK/sdist-isolated.log" 2>&1) \
+  || { tail -30 "$WORK/sdist-isolated.log"; fail "isolated python -m build --sdist"; }
+[[ $had_egg_info == 1 ]] || rm -rf "$ROOT/torch_optspec.egg-info"
+tar tzf "$WORK"/dist-isolated/torch_optspec-*.tar.gz | sed 's|^[^/]*/||' | grep -v '/$' | sort \
+  | diff - "$WORK/sdist.txt" || fail "the isolated sdist has other files"
 
 step "2. plain pip install (isolated build) stops with the one-line message"
 set +e
