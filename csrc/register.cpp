@@ -11,7 +11,9 @@
 //   - the guard operator (version.cpp), the value-site operators
 //     (values.cpp) and the fuser-safety stage's same-kernel operators
 //     (fuser_safety.cpp);
-//   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass.
+//   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass,
+//     which also marks the subgraphs compiled later (prim::FallbackGraph,
+//     prim::fork) with the pass state of the optimization (below).
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
 // a LibTorch host gets the specialization with LD_PRELOAD alone, and c10's log
@@ -22,6 +24,7 @@
 #include <c10/util/env.h>
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
+#include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/operator.h>
 #include <torch/csrc/jit/runtime/profiling_record.h>
 #include <torch/version.h>
@@ -80,9 +83,120 @@ void makeFuserSafe(std::shared_ptr<Graph>& graph) {
   }
 }
 
-// The pre-pass. Nothing here may fail the user's call: whatever goes wrong,
-// the graph is left as it is and the executor carries on.
+// ---- The per-thread switch in functions compiled later -----------------------
+//
+// The executor compiles parts of a plan into functions of their own, profiled
+// and optimized when first called: the subgraph of each prim::FallbackGraph
+// (the pass's slow path, outlined fast path and value sites, NNC's guards)
+// and of each prim::fork (torch.jit.fork). That call may come much later, on
+// a thread where another override (torch_optspec.enabled(...)) is set, or
+// none: a fork runs on an inter-op thread. So when a thread with an override
+// optimizes a graph, the post-pass marks those subgraphs with its state,
+//
+//   torch_optspec::pass_state[enabled=1]()      (first node; a no-op)
+//
+// and the profiling predicate and the pre-pass of such a function follow the
+// marker (the pre-pass removes it, and its post-pass marks the function's own
+// subgraphs the same way): a plan runs under the state it was made with.
+// Without an override every thread sees the global switch: nothing is marked.
+const c10::Symbol kPassState = c10::Symbol::fromQualString("torch_optspec::pass_state");
+const c10::Symbol kEnabledAttr = c10::Symbol::attr("enabled");
+
+// The state of the optimization running on this thread (-1: the thread's
+// switch): set by the pre-pass, read by the post-pass of the same
+// optimization.
+thread_local int8_t optimizing_state = -1;
+
+// The marker at the top of `block`: the first node after the constants
+// (constant pooling hoists them above it), or nullptr.
+Node* findMarker(Block* block) {
+  for (Node* n : block->nodes()) {
+    if (n->kind() == kPassState) {
+      return n;
+    }
+    if (n->kind() != c10::prim::Constant) {
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// The state the marker of `graph` records: -1 (none), 0 or 1.
+int8_t markedState(const Graph& graph) {
+  const Node* marker = findMarker(const_cast<Graph&>(graph).block());
+  return marker ? static_cast<int8_t>(marker->i(kEnabledAttr)) : -1;
+}
+
+void markSubgraphs(Block* block, int8_t state) {
+  for (Node* n : block->nodes()) {
+    const bool compiled_later =
+        n->kind() == c10::prim::fork || n->kind() == c10::prim::FallbackGraph;
+    if (compiled_later && n->hasAttribute(c10::attr::Subgraph)) {
+      Graph& sub = *n->g(c10::attr::Subgraph);
+      if (Node* marker = findMarker(sub.block())) {
+        marker->i_(kEnabledAttr, state);
+      } else {
+        Node* added = sub.create(kPassState, {}, 0);
+        added->i_(kEnabledAttr, state);
+        sub.block()->prependNode(added);
+      }
+      GRAPH_UPDATE("Marked the subgraph of a ", n->kind().toQualString(), " with the pass state ",
+                   int(state));
+      markSubgraphs(sub.block(), state);
+    }
+    for (Block* b : n->blocks()) {
+      markSubgraphs(b, state);
+    }
+  }
+}
+
+// Removes the marker of `graph` (and any other pass_state node of its top
+// block, so that none stays in the plan); returns its state (-1: none).
+int8_t takeMarkedState(Graph& graph) {
+  const int8_t state = markedState(graph);
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    if (it->kind() == kPassState) {
+      it.destroyCurrent();
+    } else {
+      ++it;
+    }
+  }
+  return state;
+}
+
+void registerPassStateOperator() {
+  static torch::jit::RegisterOperators reg({torch::jit::Operator(
+      "torch_optspec::pass_state() -> ()",
+      [](const Node*) -> torch::jit::Operation { return [](torch::jit::Stack&) {}; },
+      // no inputs or outputs: CONSERVATIVE keeps dead-code elimination from
+      // removing it before the function's pre-pass reads it
+      c10::AliasAnalysisKind::CONSERVATIVE)});
+}
+
+int8_t threadOverride() {
+  const int8_t state = exchange_thread_override(-1);
+  exchange_thread_override(state);
+  return state;
+}
+
+void prePassBody(std::shared_ptr<Graph>& graph);
+
+// The pre-pass: a function compiled from a marked subgraph runs under the
+// state its marker records.
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
+  const int8_t marked = takeMarkedState(*graph);
+  optimizing_state = marked >= 0 ? marked : threadOverride();
+  if (marked >= 0) {
+    EnabledGuard as_marked(marked != 0);
+    prePassBody(graph);
+  } else {
+    prePassBody(graph);
+  }
+}
+
+// The pre-pass proper. Nothing here may fail the user's call: whatever goes
+// wrong, the graph is left as it is and the executor carries on.
+void prePassBody(std::shared_ptr<Graph>& graph) {
   specialized_here = nullptr;
   if (!is_enabled()) {
     return;
@@ -119,7 +233,8 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
 }
 
 bool profilingPredicate(const Node* n) {
-  return is_enabled() && readsOptionalTensorInput(n);
+  const int8_t marked = markedState(*n->owningGraph());
+  return (marked >= 0 ? marked != 0 : is_enabled()) && readsOptionalTensorInput(n);
 }
 
 void postFusionPass(std::shared_ptr<Graph>& graph) {
@@ -127,6 +242,10 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
     UnfuseInputlessGroups(graph);
   }
   specialized_here = nullptr;
+  if (optimizing_state >= 0) {
+    markSubgraphs(graph->block(), optimizing_state);
+  }
+  optimizing_state = -1;
 }
 
 // TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
@@ -192,6 +311,7 @@ void ensure_registered() {
     registerGuardOperator();
     registerValueOperators();
     registerFuserSafetyOperators();
+    registerPassStateOperator();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

@@ -224,3 +224,33 @@ def test_jit_log_level_shows_the_graph_before_and_after(tmp_path):
     log = proc.stderr + proc.stdout
     assert "Before specializing (x: -, m: Tensor)" in log.replace(".1", "")
     assert "After specializing" in log and "check_none_pattern" in log
+
+
+
+def test_fallback_functions_follow_the_state_of_their_plan():
+    """The functions of a plan (the fallback for another pattern) are
+    compiled when first called, maybe on another thread or under another
+    scope: they are compiled under the state the plan was made with
+    (register.cpp: pass_state markers). The plan is made in an enabled()
+    scope; the other pattern comes from a thread without one (global off),
+    and its fallback is still specialized."""
+    fn = script_fresh(f)
+    x = torch.ones(3)
+    with torch.no_grad(), torch_optspec.enabled():
+        plan = run_and_get_plan(fn, x, None)
+    assert guard_patterns(plan) == [[1]]
+    before = torch_optspec.stats()
+    results = []
+
+    def other_thread():
+        with torch.no_grad():
+            for _ in range(4):
+                results.append(torch.equal(fn(x, x), f(x, x)))
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    after = torch_optspec.stats()
+    assert results == [True] * 4
+    assert not torch_optspec.is_enabled()
+    assert after["graphs_specialized"] - before["graphs_specialized"] >= 1, (before, after)
