@@ -98,7 +98,8 @@ void makeFuserSafe(std::shared_ptr<Graph>& graph) {
 // and the profiling predicate and the pre-pass of such a function follow the
 // marker (the pre-pass removes it, and its post-pass marks the function's own
 // subgraphs the same way): a plan runs under the state it was made with.
-// Without an override every thread sees the global switch: nothing is marked.
+// Without an override every thread sees the global switch: nothing is marked
+// (nor is off while the global switch is off).
 const c10::Symbol kPassState = c10::Symbol::fromQualString("torch_optspec::pass_state");
 const c10::Symbol kEnabledAttr = c10::Symbol::attr("enabled");
 
@@ -179,6 +180,13 @@ int8_t threadOverride() {
   return state;
 }
 
+bool globalEnabled() {
+  const int8_t state = exchange_thread_override(-1);
+  const bool enabled = is_enabled();
+  exchange_thread_override(state);
+  return enabled;
+}
+
 void prePassBody(std::shared_ptr<Graph>& graph);
 
 // The pre-pass: a function compiled from a marked subgraph runs under the
@@ -242,7 +250,10 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
     UnfuseInputlessGroups(graph);
   }
   specialized_here = nullptr;
-  if (optimizing_state >= 0) {
+  // Off is marked only while the global switch is on: otherwise every thread
+  // without an override sees off anyway, and a plan made with the pass off
+  // stays exactly stock.
+  if (optimizing_state == 1 || (optimizing_state == 0 && globalEnabled())) {
     markSubgraphs(graph->block(), optimizing_state);
   }
   optimizing_state = -1;
