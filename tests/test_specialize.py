@@ -661,10 +661,12 @@ def test_graph_stage_guarded_and_strict():
     g, outcome, reason = torch_optspec._C._specialize_ahead_with_pattern(
         torch._C.parse_ir(IR), ["", "tensor"], False)
     assert outcome == "specialized", reason
-    # The check, then the versioning If: block0 straight-line, block1 the original.
+    # The check, then the versioning If: block0 straight-line, block1 the
+    # original behind a fork (its subgraph printed after the graph).
     FileCheck().check("aten::__isnot__(%mask").check("prim::If").check("prim::unchecked_cast") \
-        .check_not("prim::If").check("aten::add").check("block1").check("aten::__isnot__") \
-        .check("prim::If").run(str(g))
+        .check_not("prim::If").check("aten::add").check("block1").check("prim::fork") \
+        .check("aten::wait").check("return").check("aten::__isnot__").check("prim::If") \
+        .run(str(g))
     g, outcome, _ = torch_optspec._C._specialize_ahead_with_pattern(
         torch._C.parse_ir(IR), ["", "none"], True)
     assert outcome == "specialized"
@@ -689,3 +691,37 @@ def test_freeze_after_specialize():
                 torch.testing.assert_close(frozen(x, b), eager(x, b))
             if not strict:
                 torch.testing.assert_close(frozen(x, None, b), eager(x, None, b))
+
+
+class BridgeTrap(torch.nn.Module):
+    """oneDNN Graph's bridge fails on the add/mul of a branch the profiling
+    run never took (tools/onednn_bridge_repro.py)."""
+
+    def forward(self, y: torch.Tensor, m: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = y * 0.5
+        if m is not None:
+            y = y + m * 2.0
+        return torch.relu(y)
+
+
+def test_guarded_artifact_runs_under_onednn_where_stock_fails():
+    """Guarded: the original body sits behind prim::fork + aten::wait in the
+    else-branch, a function compiled only when a call takes it, so the
+    bridge never meets it unprofiled. Run with the pass off, as in a process
+    without torch_optspec: stock fails on the first pattern's plan, the
+    artifact runs both patterns and equals eager."""
+    import torch_optspec.fusers
+    eager = BridgeTrap().eval()
+    x, m = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    frozen = torch.jit.freeze(torch.jit.script(eager))
+    artifact = torch_optspec.specialize(frozen, x, None)
+    g = artifact.forward.graph
+    assert [n.kind() for n in g.findAllNodes("prim::fork")] == ["prim::fork"], g
+    assert "torch_optspec" not in str(g)
+    stock = torch.jit.freeze(torch.jit.script(BridgeTrap().eval()))
+    with torch_optspec.fusers.onednn(), torch.no_grad(), torch_optspec.enabled(False):
+        with pytest.raises(RuntimeError, match="bad optional access"):
+            for _ in range(4):
+                stock(x, None)
+        for args in [(x, None)] * 4 + [(x, m)] * 4 + [(x, None)] * 2:
+            torch.testing.assert_close(artifact(*args), eager(*args))

@@ -7,7 +7,8 @@
 //   %3 : bool = aten::__isnot__(%mask.1, %none)
 //   %out : Tensor = prim::If(%3)
 //     block0():  <the body with %mask.1 refined to a Tensor, cleaned up>
-//     block1():  <the original body>
+//     block1():  %f = prim::fork_0(<inputs>)  (the original body)
+//                %r = aten::wait(%f)
 //
 // Strict:
 //
@@ -386,7 +387,26 @@ void versionGraphStock(Graph& graph, Graph& fast, const std::vector<StockCheck>&
   Block* fast_block = versioning_if->addBlock();
   Block* slow_block = versioning_if->addBlock();
   cloneBodyInto(graph, fast, fast_block);
-  cloneBodyInto(graph, graph, slow_block);
+  if (graph.outputs().size() == 1) {
+    // The original body as a function of its own: torch.jit.fork + wait.
+    // Inline in block1 it would be code the profiling run of the specialized
+    // pattern never executes, and oneDNN Graph's bridge, which walks every
+    // block, fails on such code (bad optional access); a fork's subgraph is
+    // compiled only when a call takes it, with that call's profile, as stock
+    // TorchScript compiles the original. The fast path stays nested in
+    // block0: oneDNN Graph partitions the top level only (strict mode puts
+    // the fast path there).
+    auto original = graph.copy();
+    torch::jit::WithInsertPoint in_slow(slow_block);
+    Node* fork = graph.insertNode(graph.create(c10::prim::fork, graph.inputs(), 1));
+    fork->g_(c10::attr::Subgraph, original);
+    fork->output()->setType(c10::FutureType::create(graph.outputs()[0]->type()));
+    Value* result = graph.insert(c10::aten::wait, {fork->output()});
+    slow_block->registerOutput(result);
+    GRAPH_UPDATE("Original body behind prim::fork + aten::wait in the guard's else-branch");
+  } else {
+    cloneBodyInto(graph, graph, slow_block);
+  }
 
   torch::jit::WithInsertPoint at_start(firstNodeOrReturn(graph));
   versioning_if->addInput(allOf(graph, checks));

@@ -432,7 +432,9 @@ TORCH_OPTSPEC_API void specializeBody(Graph& graph, const SpecializationPlan& pl
 //          only when the ones before it hold)>
 //   %outs = prim::If(%ok)
 //     block0: <the body of `fast`, a specialized copy of `graph` (same inputs)>
-//     block1: <the original body>
+//     block1: aten::wait(prim::fork(<the original body>))   (one output;
+//             inline with several: oneDNN Graph's bridge fails on a
+//             never-run inline body, a fork's subgraph is compiled apart)
 TORCH_OPTSPEC_API void versionGraphStock(
     Graph& graph,
     Graph& fast,
