@@ -102,7 +102,9 @@ set -e
 grep -v 'is ignored: it is neither' "$WORK/isolated.log" | sed -n '/Getting requirements/,$p'
 [[ $rc -ne 0 ]] || fail "an isolated build went through"
 grep -q 'pip install --no-build-isolation' "$WORK/isolated.log" || fail "no --no-build-isolation hint"
-! "$PY" -c 'import torch_optspec' 2>/dev/null || fail "torch_optspec got installed"
+# from outside the checkout (from the repository root, a built checkout's own
+# package directory would import)
+! (cd "$WORK" && "$PY" -c 'import torch_optspec' 2>/dev/null) || fail "torch_optspec got installed"
 
 # check_installed <label>: the installed package, from outside the checkout.
 check_installed() {
