@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <optional>
 
 #ifndef TORCH_OPTSPEC_VERSION
 #error "TORCH_OPTSPEC_VERSION must be defined by the build (from version.txt)"
@@ -174,19 +175,6 @@ void registerPassStateOperator() {
       c10::AliasAnalysisKind::CONSERVATIVE)});
 }
 
-int8_t threadOverride() {
-  const int8_t state = exchange_thread_override(-1);
-  exchange_thread_override(state);
-  return state;
-}
-
-bool globalEnabled() {
-  const int8_t state = exchange_thread_override(-1);
-  const bool enabled = is_enabled();
-  exchange_thread_override(state);
-  return enabled;
-}
-
 void prePassBody(std::shared_ptr<Graph>& graph);
 
 // The pre-pass: a function compiled from a marked subgraph runs under the
@@ -194,12 +182,11 @@ void prePassBody(std::shared_ptr<Graph>& graph);
 void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
   const int8_t marked = takeMarkedState(*graph);
   optimizing_state = marked >= 0 ? marked : threadOverride();
+  std::optional<EnabledGuard> as_marked;
   if (marked >= 0) {
-    EnabledGuard as_marked(marked != 0);
-    prePassBody(graph);
-  } else {
-    prePassBody(graph);
+    as_marked.emplace(marked != 0);
   }
+  prePassBody(graph);
 }
 
 // The pre-pass proper. Nothing here may fail the user's call: whatever goes

@@ -49,6 +49,14 @@ bool is_enabled() {
   return o < 0 ? global_enabled.load(std::memory_order_relaxed) : o != 0;
 }
 
+int8_t threadOverride() {
+  return thread_override;
+}
+
+bool globalEnabled() {
+  return global_enabled.load(std::memory_order_relaxed);
+}
+
 int8_t exchange_thread_override(int8_t value) {
   TORCH_CHECK(
       value >= -1 && value <= 1,

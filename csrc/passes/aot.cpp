@@ -79,37 +79,6 @@ std::string valueText(const c10::IValue& v) {
   return c10::str(v);
 }
 
-struct PropertyReads {
-  bool dtype = false;
-  bool dim = false;
-  bool device = false;
-};
-
-// The properties the graph reads of `v`, directly or through casts.
-void collectPropertyReads(const Value* v, PropertyReads& reads) {
-  for (const auto& use : v->uses()) {
-    const Node* n = use.user;
-    switch (n->kind()) {
-      case c10::prim::profile:
-      case c10::prim::unchecked_cast:
-        collectPropertyReads(n->output(), reads);
-        break;
-      case c10::prim::dtype:
-      case c10::aten::is_floating_point:
-        reads.dtype = true;
-        break;
-      case c10::aten::dim:
-        reads.dim = true;
-        break;
-      case c10::prim::device:
-        reads.device = true;
-        break;
-      default:
-        break;
-    }
-  }
-}
-
 // The dtype/rank/device of the example that the graph reads.
 void fixProperties(const Value* input, const at::Tensor& t, InputDecision& d) {
   PropertyReads reads;
@@ -299,19 +268,6 @@ Value* allOf(Graph& graph, const std::vector<StockCheck>& checks) {
     all = chain->output();
   }
   return all;
-}
-
-// A copy of `source`'s body (a graph with the inputs of `graph`) in `block`,
-// reading the inputs of `graph`.
-void cloneBodyInto(Graph& graph, Graph& source, Block* block) {
-  TORCH_INTERNAL_ASSERT(source.inputs().size() == graph.inputs().size());
-  block->cloneFrom(source.block(), [](Value* v) { return v; });
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    block->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
-  }
-  for (size_t i = graph.inputs().size(); i > 0; --i) {
-    block->eraseInput(i - 1);
-  }
 }
 
 Node* firstNodeOrReturn(Graph& graph) {

@@ -128,6 +128,30 @@ std::string SpecializationPlan::describe(const Graph& graph) const {
   return out.str();
 }
 
+void collectPropertyReads(const Value* v, PropertyReads& reads) {
+  for (const auto& use : v->uses()) {
+    const Node* n = use.user;
+    switch (n->kind()) {
+      case c10::prim::profile:
+      case c10::prim::unchecked_cast:
+        collectPropertyReads(n->output(), reads);
+        break;
+      case c10::prim::dtype:
+      case c10::aten::is_floating_point:
+        reads.dtype = true;
+        break;
+      case c10::aten::dim:
+        reads.dim = true;
+        break;
+      case c10::prim::device:
+        reads.device = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 namespace {
 
 struct ProfileSummary {
@@ -172,38 +196,6 @@ ProfileSummary summarizeProfiles(const Value* input) {
     s.type = s.type ? s.type->merge(*t) : t;
   }
   return s;
-}
-
-struct PropertyReads {
-  bool dtype = false;
-  bool dim = false;
-  bool device = false;
-};
-
-// The properties the graph reads of `v`, directly or through the profiles
-// and casts that stand for it.
-void collectPropertyReads(const Value* v, PropertyReads& reads) {
-  for (const auto& use : v->uses()) {
-    const Node* n = use.user;
-    switch (n->kind()) {
-      case c10::prim::profile:
-      case c10::prim::unchecked_cast:
-        collectPropertyReads(n->output(), reads);
-        break;
-      case c10::prim::dtype:
-      case c10::aten::is_floating_point:
-        reads.dtype = true;
-        break;
-      case c10::aten::dim:
-        reads.dim = true;
-        break;
-      case c10::prim::device:
-        reads.device = true;
-        break;
-      default:
-        break;
-    }
-  }
 }
 
 // Fixes the properties the graph reads when the profile knows them (every

@@ -66,6 +66,16 @@ TORCH_OPTSPEC_API bool isPropertyRead(const Node* n);
 
 // ---- 2. decide ----------------------------------------------------------
 
+// The properties the graph reads of `v`, directly or through the profiles
+// and casts that stand for it, added to `reads` (decide.cpp; the runtime and
+// the ahead-of-time decisions both use it).
+struct PropertyReads {
+  bool dtype = false;  // prim::dtype, aten::is_floating_point
+  bool dim = false;    // aten::dim
+  bool device = false; // prim::device
+};
+TORCH_OPTSPEC_API void collectPropertyReads(const Value* v, PropertyReads& reads);
+
 enum class InputKind {
   Skip,    // leave the input alone
   None,    // always None (profiled, or learned by a value site)
@@ -162,6 +172,10 @@ TORCH_OPTSPEC_API SpecializationPlan planFromGuard(const Graph& graph);
 TORCH_OPTSPEC_API Block* versionGraph(
     Graph& graph,
     const SpecializationPlan& plan);
+
+// Clones the body of `source` (same inputs as `graph`) into `block`, an empty
+// block of a node of `graph`, reading `graph`'s inputs.
+TORCH_OPTSPEC_API void cloneBodyInto(Graph& graph, const Graph& source, Block* block);
 
 // False when `body` must stay inline rather than become a prim::FallbackGraph
 // (version's no-grad slow path, outline, value sites): dead-code elimination
@@ -506,6 +520,11 @@ TORCH_OPTSPEC_API std::string runStage(
 // True when oneDNN Graph's fuser is registered as a custom pre-pass
 // (torch.jit.enable_onednn_fusion(True)), recognized by its address.
 TORCH_OPTSPEC_API bool onednnPrePassRegistered();
+
+// This thread's override (-1: none, 0: off, 1: on) and the global switch,
+// each alone (is_enabled() combines them).
+int8_t threadOverride();
+bool globalEnabled();
 
 // ---- internal: counters and the per-thread result log (stats.cpp) ----------
 

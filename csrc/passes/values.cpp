@@ -356,23 +356,9 @@ int64_t insertValueSite(
   Node* by_values = graph.create(c10::prim::If, {}, graph.outputs().size());
   Block* learned = by_values->addBlock();
   Block* current = by_values->addBlock();
-  current->cloneFrom(graph.block(), [](Value* v) { return v; });
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    current->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
-  }
-  for (size_t i = graph.inputs().size(); i > 0; --i) {
-    current->eraseInput(i - 1);
-  }
+  cloneBodyInto(graph, graph, current);
   // block0: the original graph, marked, then made a FallbackGraph.
-  learned->cloneFrom(const_cast<Graph&>(original).block(), [](Value* v) -> Value* {
-    TORCH_INTERNAL_ASSERT(false, "free value in the original graph: %", v->debugName());
-  });
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    learned->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
-  }
-  for (size_t i = learned->inputs().size(); i > 0; --i) {
-    learned->eraseInput(i - 1);
-  }
+  cloneBodyInto(graph, original, learned);
   Node* marker = graph.create(kValueSite, {}, 0);
   marker->i_(kSite, id);
   learned->prependNode(marker);

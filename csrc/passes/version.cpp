@@ -171,6 +171,18 @@ void buildSlowPath(Graph& graph, Block* original, Block* slow) {
 
 } // namespace
 
+void cloneBodyInto(Graph& graph, const Graph& source, Block* block) {
+  TORCH_INTERNAL_ASSERT(source.inputs().size() == graph.inputs().size());
+  // A whole graph's top block reads no value from outside: the map is unused.
+  block->cloneFrom(const_cast<Graph&>(source).block(), [](Value* v) { return v; });
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    block->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
+  }
+  for (size_t i = graph.inputs().size(); i > 0; --i) {
+    block->eraseInput(i - 1);
+  }
+}
+
 bool canBecomeFallbackGraph(const Block* body) {
   for (const Value* v : body->outputs()) {
     if (v->type()->kind() != c10::TypeKind::NoneType) {
@@ -261,13 +273,7 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
       graph.create(c10::prim::If, {}, graph.outputs().size());
   Block* fast = versioning_if->addBlock();
   Block* slow = versioning_if->addBlock();
-  fast->cloneFrom(graph.block(), [](Value* v) { return v; });
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    fast->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
-  }
-  for (size_t i = graph.inputs().size(); i > 0; --i) {
-    fast->eraseInput(i - 1);
-  }
+  cloneBodyInto(graph, graph, fast);
 
   // The guard, before everything else.
   std::vector<Value*> checked;
