@@ -13,7 +13,10 @@
 //     (fuser_safety.cpp);
 //   - the post-fusion clean-up (postfusion.cpp), as a custom post-pass,
 //     which also marks the subgraphs compiled later (prim::FallbackGraph,
-//     prim::fork) with the pass state of the optimization (below).
+//     prim::fork) with the pass state of the optimization (below) and, in a
+//     plan made with the pass on, puts the emission barriers
+//     (emission_barriers.cpp) in the plan and those subgraphs; the pre-pass
+//     removes them from the graph it is given.
 // TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
 // 0/false/off/no do not, anything else warns) enables the pass at load time:
 // a LibTorch host gets the specialization with LD_PRELOAD alone, and c10's log
@@ -108,6 +111,8 @@ const c10::Symbol kEnabledAttr = c10::Symbol::attr("enabled");
 // switch): set by the pre-pass, read by the post-pass of the same
 // optimization.
 thread_local int8_t optimizing_state = -1;
+// Whether that optimization ran with the pass on (set by the pre-pass).
+thread_local bool optimizing_enabled = false;
 
 // The marker at the top of `block`: the first node after the constants
 // (constant pooling hoists them above it), or nullptr.
@@ -186,6 +191,12 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
   if (marked >= 0) {
     as_marked.emplace(marked != 0);
   }
+  // A function compiled from a subgraph of a plan of the pass has the
+  // barriers that plan's post-pass put there (for its profiling run): the
+  // stages and the fusers work on the graph without them; this
+  // optimization's post-pass puts them back where its plan needs them.
+  removeEmissionBarriers(*graph);
+  optimizing_enabled = is_enabled();
   prePassBody(graph);
 }
 
@@ -243,7 +254,13 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
   if (optimizing_state == 1 || (optimizing_state == 0 && globalEnabled())) {
     markSubgraphs(graph->block(), optimizing_state);
   }
+  // Any plan made with the pass on, specialized or not: the barriers change
+  // only how the interpreter emits the plan (a pass-off plan stays stock).
+  if (optimizing_enabled) {
+    recordEmissionBarriers(insertEmissionBarriers(*graph, /*subgraphs=*/true));
+  }
   optimizing_state = -1;
+  optimizing_enabled = false;
 }
 
 // TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
@@ -310,6 +327,7 @@ void ensure_registered() {
     registerValueOperators();
     registerFuserSafetyOperators();
     registerPassStateOperator();
+    registerEmissionBarrierOperator();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

@@ -135,6 +135,12 @@ void recordFuserSafety(const FuserSafetyResult& result) {
   }
 }
 
+void recordEmissionBarriers(size_t n) {
+  if (n > 0) {
+    add(k_emission_barriers, n);
+  }
+}
+
 std::vector<LoggedResult> takeThreadResults() {
   std::vector<LoggedResult> out(
       std::make_move_iterator(thread_results.begin()),

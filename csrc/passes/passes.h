@@ -20,6 +20,9 @@
 //                    nodes its bridge would throw on or compute differently
 //                    into same-kernel ops it does not match
 //   postfusion.cpp 8. after fusion: un-fuse NNC CPU groups left without inputs
+//   emission_barriers.cpp 8b. after fusion, in every plan made with the pass
+//                    on: a no-op after each loop nest, so that stock
+//                    TorchScript's interpreter keeps the values its body uses
 //
 //   specialize_optionals.cpp   the driver: 3-6 on a copy of one graph, with
 //                              the settings it is given; returns a Result
@@ -336,6 +339,22 @@ void registerFuserSafetyOperators();
 // graphs the pre-pass specialized in the same optimization only.
 TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
+// ---- 8b. emission barriers (emission_barriers.cpp, in the post-pass) ---------
+
+// torch_optspec::emission_barrier() -> (), a side-effecting no-op.
+TORCH_OPTSPEC_API c10::Symbol emissionBarrierKind();
+void registerEmissionBarrierOperator();
+// Puts a barrier right after every prim::Loop and every prim::If holding a
+// prim::Loop, in every block of `graph` (and, with `subgraphs`, of the
+// subgraphs of its prim::FallbackGraph and prim::fork nodes, compiled later):
+// stock TorchScript's interpreter then never emits such a node inline in its
+// user's expression, which can move a value out of its register inside the
+// loop body (the file says how). Idempotent. Returns the number inserted.
+TORCH_OPTSPEC_API size_t insertEmissionBarriers(Graph& graph, bool subgraphs);
+// Removes every barrier in the blocks of `graph` (not in subgraphs). Returns
+// the number removed.
+TORCH_OPTSPEC_API size_t removeEmissionBarriers(Graph& graph);
+
 // ---- the driver (specialize_optionals.cpp) ----------------------------------
 
 struct DriverOptions {
@@ -502,6 +521,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   cleanup [max_rounds=N]
 //   outline                       "inline" when the fast path reads no value
 //   postfusion
+//   emission_barriers [subgraphs | remove]   returns "inserted=N" / "removed=N"
 //   value_site [learn_calls=N]    over valueCandidates(graph)
 //   fuser_safety                  returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver
@@ -538,6 +558,7 @@ void recordVarying(size_t n);
 // in).
 void recordResult(const Graph& graph, const DriverResult& result);
 void recordFuserSafety(const FuserSafetyResult& result);
+void recordEmissionBarriers(size_t n);
 
 struct LoggedResult {
   std::vector<std::string> input_names;

@@ -136,6 +136,12 @@ std::string runStage(
   if (stage == "postfusion") {
     return "unfused=" + std::to_string(UnfuseInputlessGroups(graph));
   }
+  if (stage == "emission_barriers") {
+    if (flag(args, "remove")) {
+      return "removed=" + std::to_string(removeEmissionBarriers(*graph));
+    }
+    return "inserted=" + std::to_string(insertEmissionBarriers(*graph, flag(args, "subgraphs")));
+  }
   if (stage == "value_site") {
     auto original = graph->copy();
     auto candidates = valueCandidates(*graph);
@@ -164,7 +170,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, value_site, verify, specialize)");
+      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, emission_barriers, value_site, verify, specialize)");
 }
 
 } // namespace torch_optspec

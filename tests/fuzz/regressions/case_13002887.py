@@ -1,14 +1,12 @@
-# Fuzz case 13002887 of the seed-13 run (all kinds), NNC, on f6152fc (and
-# on 2ab226c, before that commit's refactor: the same). OPEN: with the pass,
-# the value site fixes n (None, resolved to 2) and the plan compiled for it
-# fails on the 5th call with stock TorchScript's "INTERNAL ASSERT FAILED ...
-# ivalue.h:663 expected int" inside the inlined loop `for i in range(v)` of
-# int_helper_2 (the stock bug of case_11000752, which stock reaches without
-# the pass there); with the pass off these calls run. A model that runs
-# without the pass fails with it: to be fixed (find which plan shape of the
-# pass the assert needs and avoid it, e.g. no value substitution into loop
-# trip counts). Kept as a strict expected failure so the suite records it.
-UPSTREAM_BUG = "OPEN (issue 9): the value-specialized plan meets stock TorchScript INTERNAL ASSERT expected int in an inlined loop (as case_11000752); with the pass off it runs"
+# Fuzz case 13002887 of the seed-13 run (all kinds), NNC, on f6152fc. Bug of
+# the pass (fixed): the value site fixes n (None, resolved to 2) and the
+# function compiled for it, profiled unfused on its first call, holds the
+# chains of loops that loop unrolling made of `for _ in range(n)`; stock
+# TorchScript's interpreter emits such a loop inline in the next loop's
+# inputs and moves its trip count out of its register inside the body
+# ("INTERNAL ASSERT FAILED ... ivalue.h:663 expected int" on the 5th call).
+# With the pass off the calls ran (stock's plan has NNC groups between the
+# loops). Fixed by the emission barriers (csrc/passes/emission_barriers.cpp).
 # Run: python <this file>  (needs torch and torch_optspec); exits 1 while it fails.
 # A torch_optspec fuzz case (tests/fuzz/fuzz_gen.py, seed 13002887).
 import torch
@@ -51,7 +49,6 @@ def fn(x: torch.Tensor, w: torch.Tensor, o0: Optional[torch.Tensor], n: Optional
 
 CASE = {'seed': 13002887, 'kind': 'function', 'format': 2, 'kinds': ['opt_tensor', 'opt_bool', 'opt_int', 'opt_float', 'opt_str', 'opt_kv', 'opt_list', 'bool', 'int', 'float', 'mask'], 'args': [{'name': 'o0', 'kind': 'opt_tensor', 'role': 'act', 'vary': 'pattern'}, {'kind': 'opt_int', 'vary': 'call', 'sub': 'count', 'name': 'n', 'resolve': True}], 'fuser': 'nnc', 'grad': False, 'call_style': 'positional', 'calls': [['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None], ['T', None]]}
 
-CASE["calls"] = CASE["calls"][:5]
 
 
 if __name__ == "__main__":
