@@ -131,3 +131,24 @@ def test_barriers_only_in_plans_made_with_the_pass_on():
             nodes = list(node.owningBlock().nodes())
             after = nodes[nodes.index(node) + 1].kind() if node is not nodes[-1] else None
             assert (after == BARRIER) == enabled, plan
+
+
+def test_loop_free_models_get_no_barriers():
+    """torch.nn attention has branches but no loop (ModuleList iteration is
+    unrolled when scripting): its plans stay as they were before stage 8b."""
+    torch.manual_seed(0)
+    encoder = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True), 2,
+        enable_nested_tensor=False).eval()
+    x = torch.randn(2, 5, 16)
+    kpm = torch.zeros(2, 5, dtype=torch.bool)
+    kpm[:, 3:] = True
+    scripted = torch.jit.freeze(torch.jit.script(encoder))
+    with torch.no_grad(), torch_optspec.enabled():
+        for _ in range(8):
+            out = scripted(x, None, kpm)
+        expected = encoder(x, None, kpm)
+    torch.testing.assert_close(out, expected)
+    s = torch_optspec.stats()
+    assert s["graphs_specialized"] > 0 and s["emission_barriers"] == 0, s
+    assert BARRIER not in str(torch.jit.last_executed_optimized_graph())
