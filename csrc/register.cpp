@@ -192,10 +192,10 @@ void specializeOptionalInputsPrePass(std::shared_ptr<Graph>& graph) {
     as_marked.emplace(marked != 0);
   }
   // A function compiled from a subgraph of a plan of the pass has the
-  // barriers that plan's post-pass put there (for its profiling run): the
-  // stages and the fusers work on the graph without them; this
-  // optimization's post-pass puts them back where its plan needs them.
-  removeEmissionBarriers(*graph);
+  // barriers that plan's post-pass put there (for its profiling run), in its
+  // graph and its own subgraphs: the stages and the fusers work without
+  // them; this optimization's post-pass puts them back if the pass is on.
+  removeEmissionBarriers(*graph, /*subgraphs=*/true);
   optimizing_enabled = is_enabled();
   prePassBody(graph);
 }
@@ -254,8 +254,9 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
   if (optimizing_state == 1 || (optimizing_state == 0 && globalEnabled())) {
     markSubgraphs(graph->block(), optimizing_state);
   }
-  // Any plan made with the pass on, specialized or not: the barriers change
-  // only how the interpreter emits the plan (a pass-off plan stays stock).
+  // Any plan made with the pass on, specialized or not: in the final plan the
+  // barriers change only how the interpreter emits it (a pass-off plan stays
+  // stock).
   if (optimizing_enabled) {
     recordEmissionBarriers(insertEmissionBarriers(*graph, /*subgraphs=*/true));
   }

@@ -2,7 +2,7 @@
 TorchScript's interpreter emits a single-output prim::Loop inline in its
 user's inputs and can then move a value the loop body reads out of its
 register on the first iteration. Plans made with the pass on get a no-op
-after every loop nest, which keeps the loop where it stands."""
+after every loop, which keeps the loop where it stands."""
 import contextlib
 from typing import Optional, Tuple
 

@@ -25,16 +25,25 @@
 // site's fallback, profiled and run unfused first) may not.
 //
 // The stage puts a no-op torch_optspec::emission_barrier() right after every
-// prim::Loop and every prim::If that holds one, in every block: the node
-// before the user is then the barrier, CanEmitInline's scan no longer lines
-// up, and the loop is emitted where it stands (one STORE and one no-op call
-// more per execution of the loop nest). It is a side-effecting no-op
-// (CONSERVATIVE), so dead-code elimination, CSE and constant propagation keep
-// it where it is; a barrier after every such node, not only after those
-// whose output has a single use now, keeps later passes (DCE removing a use,
-// the profiler inserting prim::profile before the user) from recreating the
-// pattern. The pre-pass removes all barriers before it works and the
-// post-pass puts them back on the final plan, so fusers never see them.
+// prim::Loop (nested ones too) and every prim::If that holds one, in every
+// block: the node before the user is then the barrier, CanEmitInline's scan
+// no longer lines up, and the loop is emitted where it stands. Cost: one
+// STORE and one no-op call more each time a loop is entered (a nested loop
+// is entered once per iteration of the loops around it), nothing per
+// iteration of the loop itself. A barrier after every such node, not only
+// after those whose output has a single use now, keeps later passes (DCE
+// removing a use, the profiler inserting prim::profile before the user) from
+// recreating the pattern.
+//
+// Who sees them: the barrier is a side-effecting no-op (CONSERVATIVE; with
+// no inputs or outputs alias analysis records nothing for it), so no JIT pass
+// moves or drops it. The pre-pass removes them from the graph it is given
+// (and its subgraphs) before the stages and the fusers run, and the post-pass
+// puts them back on the final plan. In a function compiled from a subgraph
+// of a plan, the stock passes that run before our pre-pass (the profiling-
+// insensitive ones, then up to loop unrolling) do see them: there
+// dead-code elimination keeps a dead loop nest that holds one (it is removed
+// after the pre-pass), and unrolling counts them in a loop body's size.
 #include "passes.h"
 
 #include <torch/csrc/jit/jit_log.h>
@@ -47,6 +56,12 @@ namespace torch_optspec {
 namespace {
 
 const c10::Symbol kBarrier = c10::Symbol::fromQualString("torch_optspec::emission_barrier");
+
+// A node whose subgraph the executor compiles into a function of its own.
+bool compiledLater(const Node* n) {
+  return (n->kind() == c10::prim::fork || n->kind() == c10::prim::FallbackGraph) &&
+      n->hasAttribute(c10::attr::Subgraph);
+}
 
 bool holdsLoop(const Node* n) {
   if (n->kind() == c10::prim::Loop) {
@@ -81,18 +96,20 @@ size_t insertIn(Block* block) {
   return inserted;
 }
 
-size_t removeIn(Block* block) {
+size_t removeIn(Block* block, bool subgraphs) {
   size_t removed = 0;
-  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+  for (auto it = block->nodes().begin(); it != block->nodes().end(); ++it) {
     if (it->kind() == kBarrier) {
-      it.destroyCurrent();
+      it.destroyCurrent(); // `it` is now on the node before: ++it moves on
       ++removed;
       continue;
     }
     for (Block* b : it->blocks()) {
-      removed += removeIn(b);
+      removed += removeIn(b, subgraphs);
     }
-    ++it;
+    if (subgraphs && compiledLater(*it)) {
+      removed += removeIn(it->g(c10::attr::Subgraph)->block(), true);
+    }
   }
   return removed;
 }
@@ -116,9 +133,7 @@ size_t insertEmissionBarriers(Graph& graph, bool subgraphs) {
   if (subgraphs) {
     std::function<void(Block*)> visit = [&](Block* b) {
       for (Node* n : b->nodes()) {
-        const bool compiled_later =
-            n->kind() == c10::prim::fork || n->kind() == c10::prim::FallbackGraph;
-        if (compiled_later && n->hasAttribute(c10::attr::Subgraph)) {
+        if (compiledLater(n)) {
           inserted += insertEmissionBarriers(*n->g(c10::attr::Subgraph), true);
         }
         for (Block* inner : n->blocks()) {
@@ -132,8 +147,8 @@ size_t insertEmissionBarriers(Graph& graph, bool subgraphs) {
   return inserted;
 }
 
-size_t removeEmissionBarriers(Graph& graph) {
-  return removeIn(graph.block());
+size_t removeEmissionBarriers(Graph& graph, bool subgraphs) {
+  return removeIn(graph.block(), subgraphs);
 }
 
 } // namespace torch_optspec

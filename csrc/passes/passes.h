@@ -21,7 +21,7 @@
 //                    into same-kernel ops it does not match
 //   postfusion.cpp 8. after fusion: un-fuse NNC CPU groups left without inputs
 //   emission_barriers.cpp 8b. after fusion, in every plan made with the pass
-//                    on: a no-op after each loop nest, so that stock
+//                    on: a no-op after each loop, so that stock
 //                    TorchScript's interpreter keeps the values its body uses
 //
 //   specialize_optionals.cpp   the driver: 3-6 on a copy of one graph, with
@@ -351,9 +351,9 @@ void registerEmissionBarrierOperator();
 // user's expression, which can move a value out of its register inside the
 // loop body (the file says how). Idempotent. Returns the number inserted.
 TORCH_OPTSPEC_API size_t insertEmissionBarriers(Graph& graph, bool subgraphs);
-// Removes every barrier in the blocks of `graph` (not in subgraphs). Returns
-// the number removed.
-TORCH_OPTSPEC_API size_t removeEmissionBarriers(Graph& graph);
+// Removes every barrier in the blocks of `graph` (and, with `subgraphs`, of
+// those subgraphs). Returns the number removed.
+TORCH_OPTSPEC_API size_t removeEmissionBarriers(Graph& graph, bool subgraphs);
 
 // ---- the driver (specialize_optionals.cpp) ----------------------------------
 
@@ -521,7 +521,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   cleanup [max_rounds=N]
 //   outline                       "inline" when the fast path reads no value
 //   postfusion
-//   emission_barriers [subgraphs | remove]   returns "inserted=N" / "removed=N"
+//   emission_barriers [subgraphs] [remove]   returns "inserted=N" / "removed=N"
 //   value_site [learn_calls=N]    over valueCandidates(graph)
 //   fuser_safety                  returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver

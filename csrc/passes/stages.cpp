@@ -138,7 +138,7 @@ std::string runStage(
   }
   if (stage == "emission_barriers") {
     if (flag(args, "remove")) {
-      return "removed=" + std::to_string(removeEmissionBarriers(*graph));
+      return "removed=" + std::to_string(removeEmissionBarriers(*graph, flag(args, "subgraphs")));
     }
     return "inserted=" + std::to_string(insertEmissionBarriers(*graph, flag(args, "subgraphs")));
   }

@@ -107,7 +107,7 @@ TORCH_OPTSPEC_API bool outlines_now();
     "graphs the fuser-safety stage rewrote (oneDNN Graph registered)")         \
   X(fuser_safe_rewrites, "nodes the fuser-safety stage rewrote")              \
   X(emission_barriers,                                                         \
-    "no-ops put after loop nests of plans made with the pass on (interpreter)")
+    "no-ops put after loops in plans made with the pass on (interpreter)")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
