@@ -134,27 +134,17 @@ int8_t markedState(const Graph& graph) {
   return marker ? static_cast<int8_t>(marker->i(kEnabledAttr)) : -1;
 }
 
-void markSubgraphs(Block* block, int8_t state) {
-  for (Node* n : block->nodes()) {
-    const bool compiled_later =
-        n->kind() == c10::prim::fork || n->kind() == c10::prim::FallbackGraph;
-    if (compiled_later && n->hasAttribute(c10::attr::Subgraph)) {
-      Graph& sub = *n->g(c10::attr::Subgraph);
-      if (Node* marker = findMarker(sub.block())) {
-        marker->i_(kEnabledAttr, state);
-      } else {
-        Node* added = sub.create(kPassState, {}, 0);
-        added->i_(kEnabledAttr, state);
-        sub.block()->prependNode(added);
-      }
-      GRAPH_UPDATE("Marked the subgraph of a ", n->kind().toQualString(), " with the pass state ",
-                   int(state));
-      markSubgraphs(sub.block(), state);
+void markSubgraphs(Graph& graph, int8_t state) {
+  forEachSubgraphCompiledLater(graph.block(), [state](Graph& sub) {
+    if (Node* marker = findMarker(sub.block())) {
+      marker->i_(kEnabledAttr, state);
+    } else {
+      Node* added = sub.create(kPassState, {}, 0);
+      added->i_(kEnabledAttr, state);
+      sub.block()->prependNode(added);
     }
-    for (Block* b : n->blocks()) {
-      markSubgraphs(b, state);
-    }
-  }
+    GRAPH_UPDATE("Marked a subgraph compiled later with the pass state ", int(state));
+  });
 }
 
 // Removes the marker of `graph` (and any other pass_state node of its top
@@ -172,12 +162,8 @@ int8_t takeMarkedState(Graph& graph) {
 }
 
 void registerPassStateOperator() {
-  static torch::jit::RegisterOperators reg({torch::jit::Operator(
-      "torch_optspec::pass_state() -> ()",
-      [](const Node*) -> torch::jit::Operation { return [](torch::jit::Stack&) {}; },
-      // no inputs or outputs: CONSERVATIVE keeps dead-code elimination from
-      // removing it before the function's pre-pass reads it
-      c10::AliasAnalysisKind::CONSERVATIVE)});
+  // kept by dead-code elimination until the function's pre-pass reads it
+  static torch::jit::RegisterOperators reg({markerOperator("torch_optspec::pass_state() -> ()")});
 }
 
 void prePassBody(std::shared_ptr<Graph>& graph);
@@ -252,7 +238,7 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
   // without an override sees off anyway, and a plan made with the pass off
   // stays exactly stock.
   if (optimizing_state == 1 || (optimizing_state == 0 && globalEnabled())) {
-    markSubgraphs(graph->block(), optimizing_state);
+    markSubgraphs(*graph, optimizing_state);
   }
   // Any plan made with the pass on, specialized or not: in the final plan the
   // barriers change only how the interpreter emits it (a pass-off plan stays

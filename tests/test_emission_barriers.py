@@ -4,6 +4,7 @@ user's inputs and can then move a value the loop body reads out of its
 register on the first iteration. Plans made with the pass on get a no-op
 after every loop, which keeps the loop where it stands."""
 import contextlib
+import pathlib
 from typing import Optional, Tuple
 
 import pytest
@@ -15,25 +16,10 @@ from graphs import script_fresh
 
 BARRIER = "torch_optspec::emission_barrier"
 
-# Two loops in a row; the first one's body uses the second one's trip count.
-LOOP_CHAIN = """
-graph(%a : int, %b : int):
-  %true : bool = prim::Constant[value=1]()
-  %one : int = prim::Constant[value=1]()
-  %z : int = prim::Constant[value=0]()
-  %s0 : int = prim::Loop(%b, %true, %z)
-    block0(%i : int, %c : int):
-      %d : int = prim::Loop(%a, %true, %c)
-        block0(%j : int, %e : int):
-          %f : int = aten::add(%e, %one)
-          -> (%true, %f)
-      -> (%true, %d)
-  %s1 : int = prim::Loop(%a, %true, %s0)
-    block0(%i1 : int, %c1 : int):
-      %g : int = aten::add(%c1, %one)
-      -> (%true, %g)
-  return (%s1)
-"""
+# Two loops in a row; the first one's body uses the second one's trip count
+# (the graph of tests/ir/emission_barriers/loop_chain.ir).
+_IR_TEXT = (pathlib.Path(__file__).parent / "ir" / "emission_barriers" / "loop_chain.ir").read_text()
+LOOP_CHAIN = _IR_TEXT[_IR_TEXT.index("graph("):]
 
 
 @contextlib.contextmanager

@@ -49,42 +49,25 @@
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
 
-#include <functional>
-
 namespace torch_optspec {
 
 namespace {
 
 const c10::Symbol kBarrier = c10::Symbol::fromQualString("torch_optspec::emission_barrier");
 
-// A node whose subgraph the executor compiles into a function of its own.
-bool compiledLater(const Node* n) {
-  return (n->kind() == c10::prim::fork || n->kind() == c10::prim::FallbackGraph) &&
-      n->hasAttribute(c10::attr::Subgraph);
-}
-
-bool holdsLoop(const Node* n) {
-  if (n->kind() == c10::prim::Loop) {
-    return true;
-  }
-  for (const Block* b : n->blocks()) {
-    for (const Node* inner : b->nodes()) {
-      if (holdsLoop(inner)) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-size_t insertIn(Block* block) {
-  size_t inserted = 0;
+// Puts the barriers in `block` (and its nested blocks), counting them in
+// `inserted`; returns whether `block` holds a prim::Loop.
+bool insertIn(Block* block, size_t& inserted) {
+  bool holds_loop = false;
   for (Node* n : block->nodes()) {
+    bool inner_loop = false;
     for (Block* b : n->blocks()) {
-      inserted += insertIn(b);
+      inner_loop = insertIn(b, inserted) || inner_loop;
     }
-    const bool control = n->kind() == c10::prim::Loop || n->kind() == c10::prim::If;
-    if (!control || !holdsLoop(n) || n->next()->kind() == kBarrier) {
+    const bool is_loop = n->kind() == c10::prim::Loop;
+    holds_loop = holds_loop || is_loop || inner_loop;
+    const bool needs_barrier = is_loop || (n->kind() == c10::prim::If && inner_loop);
+    if (!needs_barrier || n->next()->kind() == kBarrier) {
       continue;
     }
     Node* barrier = block->owningGraph()->create(kBarrier, {}, 0);
@@ -93,10 +76,10 @@ size_t insertIn(Block* block) {
                  n->outputs().empty() ? std::string("(no output)") : n->output(0)->debugName());
     ++inserted;
   }
-  return inserted;
+  return holds_loop;
 }
 
-size_t removeIn(Block* block, bool subgraphs) {
+size_t removeIn(Block* block) {
   size_t removed = 0;
   for (auto it = block->nodes().begin(); it != block->nodes().end(); ++it) {
     if (it->kind() == kBarrier) {
@@ -105,10 +88,7 @@ size_t removeIn(Block* block, bool subgraphs) {
       continue;
     }
     for (Block* b : it->blocks()) {
-      removed += removeIn(b, subgraphs);
-    }
-    if (subgraphs && compiledLater(*it)) {
-      removed += removeIn(it->g(c10::attr::Subgraph)->block(), true);
+      removed += removeIn(b);
     }
   }
   return removed;
@@ -121,34 +101,26 @@ c10::Symbol emissionBarrierKind() {
 }
 
 void registerEmissionBarrierOperator() {
-  static torch::jit::RegisterOperators reg({torch::jit::Operator(
-      "torch_optspec::emission_barrier() -> ()",
-      [](const Node*) -> torch::jit::Operation { return [](torch::jit::Stack&) {}; },
-      // a side effect for the JIT's passes: kept, and kept in place
-      c10::AliasAnalysisKind::CONSERVATIVE)});
+  static torch::jit::RegisterOperators reg(
+      {markerOperator("torch_optspec::emission_barrier() -> ()")});
 }
 
 size_t insertEmissionBarriers(Graph& graph, bool subgraphs) {
-  size_t inserted = insertIn(graph.block());
+  size_t inserted = 0;
+  insertIn(graph.block(), inserted);
   if (subgraphs) {
-    std::function<void(Block*)> visit = [&](Block* b) {
-      for (Node* n : b->nodes()) {
-        if (compiledLater(n)) {
-          inserted += insertEmissionBarriers(*n->g(c10::attr::Subgraph), true);
-        }
-        for (Block* inner : n->blocks()) {
-          visit(inner);
-        }
-      }
-    };
-    visit(graph.block());
+    forEachSubgraphCompiledLater(graph.block(), [&](Graph& sub) { insertIn(sub.block(), inserted); });
   }
   GRAPH_DUMP("After inserting emission barriers:", &graph);
   return inserted;
 }
 
 size_t removeEmissionBarriers(Graph& graph, bool subgraphs) {
-  return removeIn(graph.block(), subgraphs);
+  size_t removed = removeIn(graph.block());
+  if (subgraphs) {
+    forEachSubgraphCompiledLater(graph.block(), [&](Graph& sub) { removed += removeIn(sub.block()); });
+  }
+  return removed;
 }
 
 } // namespace torch_optspec

@@ -45,6 +45,10 @@
 #include <string>
 #include <vector>
 
+namespace torch::jit {
+struct Operator; // runtime/operator.h (markerOperator)
+} // namespace torch::jit
+
 namespace torch_optspec {
 
 using torch::jit::Block;
@@ -189,6 +193,20 @@ TORCH_OPTSPEC_API void cloneBodyInto(Graph& graph, const Graph& source, Block* b
 // function that only updates its arguments) would be dropped with its
 // effects.
 TORCH_OPTSPEC_API bool canBecomeFallbackGraph(const Block* body);
+// True for a node whose subgraph the executor compiles into a function of its
+// own, profiled and optimized when first called: prim::FallbackGraph (our
+// slow paths, outlined fast paths and value sites, NNC's guard fallbacks) and
+// prim::fork.
+TORCH_OPTSPEC_API bool isCompiledLater(const Node* n);
+// Calls `fn` on the subgraph of every such node in `block`, in nested blocks
+// and, recursively, in those subgraphs (outer subgraphs first).
+TORCH_OPTSPEC_API void forEachSubgraphCompiledLater(
+    Block* block,
+    const std::function<void(Graph&)>& fn);
+// A JIT operator `schema` ("torch_optspec::<name>() -> ()") that does nothing
+// and only marks a place in a graph: CONSERVATIVE, so no JIT pass drops or
+// moves it (with no inputs or outputs alias analysis records nothing for it).
+torch::jit::Operator markerOperator(const char* schema);
 
 // ---- 4. refine ----------------------------------------------------------
 

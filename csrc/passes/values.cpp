@@ -192,12 +192,8 @@ void registerValueOperators() {
           "torch_optspec::check_values(...) -> bool",
           createCheckValues,
           c10::AliasAnalysisKind::FROM_SCHEMA),
-      // The marker has no inputs or outputs; CONSERVATIVE keeps dead-code
-      // elimination from removing it before the pre-pass reads it.
-      torch::jit::Operator(
-          "torch_optspec::value_site() -> ()",
-          [](const Node*) -> torch::jit::Operation { return [](Stack&) {}; },
-          c10::AliasAnalysisKind::CONSERVATIVE),
+      // kept by dead-code elimination until the pre-pass reads it
+      markerOperator("torch_optspec::value_site() -> ()"),
   });
 }
 

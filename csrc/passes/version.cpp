@@ -192,6 +192,31 @@ bool canBecomeFallbackGraph(const Block* body) {
   return false;
 }
 
+bool isCompiledLater(const Node* n) {
+  return (n->kind() == c10::prim::FallbackGraph || n->kind() == c10::prim::fork) &&
+      n->hasAttribute(c10::attr::Subgraph);
+}
+
+void forEachSubgraphCompiledLater(Block* block, const std::function<void(Graph&)>& fn) {
+  for (Node* n : block->nodes()) {
+    if (isCompiledLater(n)) {
+      Graph& sub = *n->g(c10::attr::Subgraph);
+      fn(sub);
+      forEachSubgraphCompiledLater(sub.block(), fn);
+    }
+    for (Block* b : n->blocks()) {
+      forEachSubgraphCompiledLater(b, fn);
+    }
+  }
+}
+
+torch::jit::Operator markerOperator(const char* schema) {
+  return torch::jit::Operator(
+      schema,
+      [](const Node*) -> torch::jit::Operation { return [](torch::jit::Stack&) {}; },
+      c10::AliasAnalysisKind::CONSERVATIVE);
+}
+
 void registerGuardOperator() {
   static torch::jit::RegisterOperators reg({torch::jit::Operator(
       "torch_optspec::check_none_pattern(...) -> bool",
