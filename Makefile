@@ -1,7 +1,8 @@
 # torch_optspec: `make demo`, `make test` from a fresh clone.
 # Everything lives in .venv/ at the repository root (created on first use,
-# reused afterwards): torch from PyTorch's CPU index, cmake and ninja from PyPI
-# (requirements-dev.txt). `make build` runs setup.py in place: CMake builds
+# reused afterwards; VENV=<dir> uses another): torch's CPU wheel (a local wheel
+# directory in pip's find-links, else PyTorch's CPU index), cmake and ninja
+# from PyPI (requirements-dev.txt). `make build` runs setup.py in place: CMake builds
 # libtorch_optspec (and the C++ tests) in build-cpp/ and installs it into
 # torch_optspec/, then the binding torch_optspec._C is linked against it; the
 # checkout is put on the venv's path.
@@ -14,23 +15,27 @@ EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py CMakeLis
 # The venv's cmake and ninja first.
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 
-.PHONY: all venv build test test-py demo clean distclean build-cpp test-cpp
+.PHONY: all venv build test test-py demo clean distclean build-cpp test-cpp test-matrix gpu-check
 
 all: build
 
 venv: $(VENV)/.deps
 
-# torch from PyTorch's CPU index (the CPU wheel; PyPI's is the CUDA build).
-# Where a local wheel directory already provides it (pip's find-links), set
-# TORCH_INDEX_URL= to skip the index.
+# The default torch (CI's): the CPU wheel of TORCH_VERSION, from pip's
+# find-links when a local wheel directory has it (no index asked), else from
+# PyTorch's CPU index (PyPI's wheel is the multi-GB CUDA build, which works
+# too: TORCH_INDEX_URL= takes it). Its dependencies then come from PyPI.
+# Other torch minors: `make test-matrix`.
 TORCH_VERSION   ?= 2.13.0
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 
 $(VENV)/.deps: requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==$(TORCH_VERSION) \
-	  $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(PY) -m pip install --quiet --no-deps --no-index torch==$(TORCH_VERSION) 2>/dev/null \
+	  || $(PY) -m pip install --quiet --no-deps torch==$(TORCH_VERSION) \
+	     $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -93,6 +98,20 @@ bench: build $(VENV)/.bench-deps
 
 bench-quick: build $(VENV)/.bench-deps
 	$(PY) -m bench.run --quick
+
+# Every supported torch minor (tools/test_matrix.py): a venv per minor under
+# build/matrix/, the build and the full suite (pytest + CTest) of a copy of
+# this checkout, the table in build/matrix/results.md. Torch 2.11/2.12/2.14/
+# 2.15 are PyPI's CUDA wheels (~4.5 GB each with their CUDA packages; they run
+# without a GPU). MATRIX_ARGS: e.g. --only 2.15, --delete-venvs.
+test-matrix:
+	$(PYTHON) tools/test_matrix.py $(MATRIX_ARGS)
+
+# On a GPU machine with a CUDA build of torch already installed (the python
+# on PATH; no venv, no downloads): build in place, pytest -m cuda, the CUDA
+# benchmark; everything in build/gpu-check/ (tools/gpu_check.sh).
+gpu-check:
+	bash tools/gpu_check.sh
 
 # Packaging (tests/packaging/check_wheel.sh): in a fresh venv under /tmp, the
 # sdist's contents, the isolated-build message, a wheel built from the sdist

@@ -1,13 +1,15 @@
 """Build torch_optspec: libtorch_optspec (CMake, CMakeLists.txt) and the thin
 Python binding torch_optspec._C that links it.
 
-    pip install --no-build-isolation .        # needs torch 2.13.x, cmake, ninja
+    pip install --no-build-isolation .   # needs torch 2.11-2.15, cmake, ninja
 
 The build runs CMake to build and install libtorch_optspec, its header and its
 CMake package into the package directory (torch_optspec/lib, include,
 lib/cmake), then builds _C against it. The version comes from version.txt;
-the wheel's version carries the torch it was built for (0.2.0+pt213cpu) and
-requires that torch major.minor.
+the wheel's version carries the torch minor it was built for (0.2.0+pt213)
+and requires that torch major.minor. One build serves the CPU and the CUDA
+build of that torch (the library links LibTorch's CPU libraries only:
+cmake/torch_optspecLibTorch.cmake), and needs no CUDA toolkit.
 
 Environment:
     MAX_JOBS                         parallel compile jobs (default 2)
@@ -25,9 +27,11 @@ from setuptools import setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
-# The torch release line the sources support: the requirement of an sdist
-# made without torch (a built wheel requires the torch it was built with).
-SUPPORTED_TORCH = (2, 13)
+# The torch minors the sources build against (csrc/torch_compat.h holds
+# their differences): the requirement of an sdist made without torch (a built
+# wheel requires the torch minor it was built with).
+SUPPORTED_TORCH = ((2, 11), (2, 15))
+SUPPORTED_TEXT = "{}.{}-{}.{}".format(*SUPPORTED_TORCH[0], *SUPPORTED_TORCH[1])
 
 # Commands that only write metadata or the source archive: they need no
 # torch, so `python -m build --sdist` works in its isolated environment.
@@ -42,9 +46,9 @@ except ImportError:
         # One line, the only one pip shows in its error box. Under pip's build
         # isolation torch is missing even when the user's environment has it.
         sys.exit(
-            "torch_optspec: the build needs torch 2.13 importable, and pip's isolated "
-            "build environment has none; with torch 2.13, cmake and ninja installed, "
-            "run: pip install --no-build-isolation ."
+            f"torch_optspec: the build needs torch {SUPPORTED_TEXT} importable, and pip's "
+            f"isolated build environment has none; with torch {SUPPORTED_TEXT}, cmake and "
+            "ninja installed, run: pip install --no-build-isolation ."
         )
     torch = None
 
@@ -52,14 +56,18 @@ VERSION = open(os.path.join(ROOT, "version.txt")).read().strip()
 if torch is not None:
     TORCH_RELEASE = torch.__version__.split("+")[0]
     TORCH_MAJOR, TORCH_MINOR = (int(p) for p in TORCH_RELEASE.split(".")[:2])
-    DEVICE_TAG = "cu" + torch.version.cuda.replace(".", "") if torch.version.cuda else "cpu"
-    LOCAL_VERSION = f"{VERSION}+pt{TORCH_MAJOR}{TORCH_MINOR}{DEVICE_TAG}"
+    if not SUPPORTED_TORCH[0] <= (TORCH_MAJOR, TORCH_MINOR) <= SUPPORTED_TORCH[1]:
+        sys.exit(f"torch_optspec: builds against torch {SUPPORTED_TEXT}; "
+                 f"this environment has torch {torch.__version__}")
+    # No cpu/cuXYZ tag: the build runs with either build of that torch.
+    LOCAL_VERSION = f"{VERSION}+pt{TORCH_MAJOR}{TORCH_MINOR}"
+    # The one torch rule: the torch major.minor the build used, any patch.
+    TORCH_REQUIREMENT = f"torch>={TORCH_MAJOR}.{TORCH_MINOR},<{TORCH_MAJOR}.{TORCH_MINOR + 1}"
 else:
-    # an sdist (or its metadata) without torch: no torch tag
-    TORCH_MAJOR, TORCH_MINOR = SUPPORTED_TORCH
+    # an sdist (or its metadata) without torch: no torch tag, the whole range
     LOCAL_VERSION = VERSION
-# The one torch rule: the torch major.minor the build used, any patch.
-TORCH_REQUIREMENT = f"torch>={TORCH_MAJOR}.{TORCH_MINOR},<{TORCH_MAJOR}.{TORCH_MINOR + 1}"
+    TORCH_REQUIREMENT = "torch>={}.{},<{}.{}".format(*SUPPORTED_TORCH[0], SUPPORTED_TORCH[1][0],
+                                                     SUPPORTED_TORCH[1][1] + 1)
 
 
 def write_build_info(package_dir):

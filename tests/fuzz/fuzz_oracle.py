@@ -219,8 +219,9 @@ def _run_once(target, args, case, mode, kwargs=None):
     tensors_in = [a for a in leaves_in if isinstance(a, torch.Tensor)]
     try:
         with grad_ctx, mode_ctx(), warnings.catch_warnings():
-            # eager torch.jit.fork/wait warn that they are deprecated
-            warnings.simplefilter("ignore", DeprecationWarning)
+            # eager torch.jit.fork/wait warn that they are deprecated (a
+            # DeprecationWarning up to torch 2.13, a FutureWarning from 2.14)
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
             out = target(*inputs, **kw)
         leaves = _flatten(out, [])
         result["outputs"] = leaves

@@ -211,7 +211,7 @@ pip_quiet wheel --no-cache-dir --no-build-isolation --no-deps "$SDIST" -w "$WHEE
 WHEEL=$(ls "$WHEELHOUSE"/torch_optspec-*.whl)
 echo "$WHEEL"
 case $(basename "$WHEEL") in
-  torch_optspec-*+pt*cpu-cp*-linux_x86_64.whl) ;;
+  torch_optspec-*+pt[0-9][0-9]*-cp*-linux_x86_64.whl) ;;
   *) fail "wheel name has no torch tag: $WHEEL" ;;
 esac
 "$PY" - "$WHEEL" <<'EOF'
@@ -226,7 +226,9 @@ assert any(n.startswith("torch_optspec/_C") and n.endswith(".so") for n in names
 meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
 requires = [l for l in meta.splitlines() if l.startswith("Requires-Dist:")]
 print("wheel:", len(names), "files;", *requires)
-assert requires == ["Requires-Dist: torch<2.14,>=2.13"], requires
+import torch
+major, minor = (int(p) for p in torch.__version__.split(".")[:2])
+assert requires == [f"Requires-Dist: torch<{major}.{minor + 1},>={major}.{minor}"], requires
 EOF
 pip_quiet install --quiet "$WHEEL"
 check_installed wheel
