@@ -183,12 +183,12 @@ def run_entry(name, requirement, python, kind, args):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     try:
-        check_cap(requirement)
-        py = find_python(python)
         venv = os.path.join(here, "venv")
         venv_py = os.path.join(venv, "bin", "python")
         stamp = os.path.join(venv, ".deps")
         if not os.path.exists(stamp):
+            check_cap(requirement)
+            py = find_python(python)
             if os.path.exists(venv):
                 shutil.rmtree(venv)
             t = time.time()
