@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-EXT_SOURCES := $(shell find csrc -name '*.cpp' -o -name '*.h') setup.py CMakeLists.txt version.txt
+EXT_SOURCES := $(shell find csrc -name "*.cpp" -o -name "*.h") $(wildcard cmake/*) setup.py CMakeLists.txt version.txt
 # The venv's cmake and ninja first.
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 

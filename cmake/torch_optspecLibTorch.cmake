@@ -21,10 +21,12 @@
 # with no CUDA toolkit. A project that needs LibTorch's CUDA libraries itself
 # still calls find_package(Torch); both can be linked into one program.
 #
-# Where LibTorch is looked for: Torch_DIR (the directory of TorchConfig.cmake)
-# if set, else CMAKE_PREFIX_PATH (cmake or environment): for the pip wheel,
-# python -c 'import torch; print(torch.utils.cmake_prefix_path)'; for a
-# LibTorch archive, its root.
+# Where LibTorch is looked for, in order: Torch_DIR (the directory of
+# TorchConfig.cmake, cmake or environment variable), CMAKE_PREFIX_PATH (cmake
+# or environment: for the pip wheel, python -c 'import torch;
+# print(torch.utils.cmake_prefix_path)'; for a LibTorch archive, its root),
+# then TORCH_OPTSPEC_TORCH_HINT (the installed package config sets it to the
+# LibTorch the library was built against).
 if(TARGET torch_optspec::libtorch)
   set(TORCH_OPTSPEC_TORCH_FOUND TRUE)
   return()
@@ -35,6 +37,7 @@ if(DEFINED ENV{CMAKE_PREFIX_PATH})
   string(REPLACE ":" ";" _optspec_env_prefix "$ENV{CMAKE_PREFIX_PATH}")
   list(APPEND _optspec_hints ${_optspec_env_prefix})
 endif()
+list(APPEND _optspec_hints ${TORCH_OPTSPEC_TORCH_HINT})
 find_path(TORCH_OPTSPEC_TORCH_CMAKE_DIR TorchConfig.cmake
   HINTS ${_optspec_hints}
   PATH_SUFFIXES Torch share/cmake/Torch
@@ -42,7 +45,7 @@ find_path(TORCH_OPTSPEC_TORCH_CMAKE_DIR TorchConfig.cmake
   DOC "Directory of LibTorch's TorchConfig.cmake")
 if(NOT TORCH_OPTSPEC_TORCH_CMAKE_DIR)
   set(TORCH_OPTSPEC_TORCH_FOUND FALSE)
-  set(TORCH_OPTSPEC_TORCH_ERROR
+  string(CONCAT TORCH_OPTSPEC_TORCH_ERROR
     "torch_optspec: LibTorch not found. Put its CMake prefix on CMAKE_PREFIX_PATH "
     "(pip's torch: python -c 'import torch; print(torch.utils.cmake_prefix_path)'; "
     "a LibTorch archive: its root) or set Torch_DIR to the directory of TorchConfig.cmake.")

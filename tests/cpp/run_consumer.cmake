@@ -53,8 +53,9 @@ if(unresolved)
   message(FATAL_ERROR "installed libtorch_optspec.so cannot find: ${unresolved}")
 endif()
 
+# (the list's ";" escaped: run() passes its arguments on as a list)
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
-    "-DCMAKE_PREFIX_PATH=${prefix};${TORCH_PREFIX}")
+    "-DCMAKE_PREFIX_PATH=${prefix}\\;${TORCH_PREFIX}")
 run(${CMAKE_COMMAND} --build "${build}")
 # Linking loads the library: TORCH_OPTSPEC_ENABLE=1 decides the initial state.
 run(${CMAKE_COMMAND} -E env --unset=TORCH_OPTSPEC_ENABLE "${build}/consumer" disabled)
