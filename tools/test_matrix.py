@@ -6,6 +6,7 @@ suite (pytest + CTest) of a copy of this checkout; a table of the results.
     python tools/test_matrix.py --only 2.15     # one entry
     python tools/test_matrix.py --setup-only    # create the venvs, nothing else
     python tools/test_matrix.py --delete-venvs  # remove each venv after its run
+    python tools/test_matrix.py --ref HEAD      # a commit instead of the working tree
 
 Results: build/matrix/results.md (the table) and results.json; each entry's
 log in build/matrix/<name>/log.txt.
@@ -141,12 +142,17 @@ def run_out(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, check=True, **kw).stdout.strip()
 
 
-def copy_checkout(dest):
+def copy_checkout(dest, ref=None):
     """The checkout's tracked and untracked-but-not-ignored files (what CI's
-    clone plus the working changes would have)."""
-    files = run_out(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT).split("\0")
+    clone plus the working changes would have), or the tree of commit `ref`."""
     if os.path.exists(dest):
         shutil.rmtree(dest)
+    if ref:
+        os.makedirs(dest)
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
+        return
+    files = run_out(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT).split("\0")
     for rel in filter(None, files):
         src = os.path.join(ROOT, rel)
         if not os.path.isfile(src):
@@ -208,7 +214,9 @@ def run_entry(name, requirement, python, kind, args):
             row["status"] = "venv ready"
             return row
         src = os.path.join(here, "src")
-        copy_checkout(src)
+        copy_checkout(src, args.ref)
+        row["tested"] = args.ref and run_out(["git", "rev-parse", "--short", args.ref], cwd=ROOT) \
+            or "working tree"
         # The Makefile's own build target, with this venv: its dependency
         # stamp says the venv is ready; its build stamp is for another copy.
         os.utime(stamp)
@@ -237,6 +245,9 @@ def run_entry(name, requirement, python, kind, args):
         ok = (row["pytest"]["failed"] == 0 and row["pytest"]["error"] == 0
               and row["pytest"]["passed"] > 0 and row["ctest"] and row["ctest"]["failed"] == 0)
         row["status"] = "passed" if ok else "failed"
+        # the 1-minute load at the end and the 15-minute one (the run's own
+        # build and tests included): 2 means both cores were busy
+        row["loadavg"] = [os.getloadavg()[0], os.getloadavg()[2]]
     except NotRun as e:
         row["status"] = "not run: " + str(e)
         log(row["status"])
@@ -249,8 +260,8 @@ def run_entry(name, requirement, python, kind, args):
 
 def render(rows):
     lines = [
-        "| torch | Python | wheel | build | pytest passed / failed / skipped | CTest passed / failed | result |",
-        "|---|---|---|---|---|---|---|",
+        "| torch | Python | wheel | build | pytest passed / failed / skipped | CTest passed / failed | result | tested | load avg |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         torch_v = r.get("torch", r["requirement"].split("==")[1])
@@ -261,7 +272,10 @@ def render(rows):
         pytest_s = f"{p['passed']} / {p['failed'] + p['error']} / {p['skipped']} ({r['pytest_s']} s)" if p else ""
         c = r.get("ctest")
         ctest_s = f"{c['passed']} / {c['failed']} ({r['ctest_s']} s)" if c else ""
-        lines.append(f"| {torch_v} | {py} | {wheel} | {build} | {pytest_s} | {ctest_s} | {r['status']} |")
+        load = r.get("loadavg")
+        load_s = f"{load[0]:.1f} / {load[1]:.1f}" if load else ""
+        lines.append(f"| {torch_v} | {py} | {wheel} | {build} | {pytest_s} | {ctest_s} | {r['status']} "
+                     f"| {r.get('tested', '')} {r.get('date', '')} | {load_s} |")
     return "\n".join(lines) + "\n"
 
 
@@ -271,6 +285,7 @@ def main():
     parser.add_argument("--setup-only", action="store_true", help="create the venvs only")
     parser.add_argument("--delete-venvs", action="store_true", help="remove each venv after its run")
     parser.add_argument("--jobs", default=os.environ.get("MAX_JOBS", "2"))
+    parser.add_argument("--ref", help="test this commit (git archive) instead of the working tree")
     args = parser.parse_args()
     entries = [e for e in MATRIX if not args.only or e[0] in args.only]
     if not entries:
