@@ -15,8 +15,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <torch/version.h>
 
 #if defined(_WIN32)
 #define TORCH_OPTSPEC_API __declspec(dllexport)
@@ -26,6 +29,7 @@
 
 namespace c10 {
 struct IValue;
+class Error;
 } // namespace c10
 
 namespace torch {
@@ -37,6 +41,23 @@ struct Function;
 } // namespace torch
 
 namespace torch_optspec {
+
+// ---- torch versions ----------------------------------------------------------
+//
+// The one place where torch minors differ for this library's users (the
+// library itself builds unchanged against torch 2.11-2.15).
+//
+// What Module::forward throws when the TorchScript interpreter fails an
+// operation (a strict specialize() artifact called with another pattern, a
+// RuntimeError the model raises): std::runtime_error up to torch 2.14,
+// c10::Error from 2.15, where the interpreter's error path became a
+// TORCH_CHECK. Both derive from std::exception, which catches either; this
+// alias is the exact type of the torch the program is compiled against.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 15)
+using InterpreterError = c10::Error;
+#else
+using InterpreterError = std::runtime_error;
+#endif
 
 // ---- the switch ---------------------------------------------------------
 
