@@ -33,6 +33,7 @@
 #include <torch/csrc/jit/jit_log.h>
 
 #include <ATen/core/ivalue.h>
+#include <ATen/ops/zeros.h>
 
 namespace torch_optspec {
 
