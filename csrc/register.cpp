@@ -17,14 +17,14 @@
 //     plan made with the pass on, puts the emission barriers
 //     (emission_barriers.cpp) in the plan and those subgraphs; the pre-pass
 //     removes them from the graph it is given.
-// TORCH_OPTSPEC_ENABLE (read with c10's env helpers: 1/true/on/yes enable,
-// 0/false/off/no do not, anything else warns) enables the pass at load time:
-// a LibTorch host gets the specialization with LD_PRELOAD alone, and c10's log
-// says so in one line (TORCH_CPP_LOG_LEVEL=ERROR silences it).
+// At load time the TORCH_OPTSPEC_* environment variables apply (env.cpp):
+// with TORCH_OPTSPEC_ENABLE=1 a LibTorch host gets the specialization with
+// LD_PRELOAD alone, and c10's log says so in one line (TORCH_CPP_LOG_LEVEL=
+// ERROR silences it).
 #include "passes/passes.h"
 
+#include <c10/core/GradMode.h>
 #include <c10/util/Logging.h>
-#include <c10/util/env.h>
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
@@ -203,7 +203,7 @@ void prePassBody(std::shared_ptr<Graph>& graph) {
     // A graph marked by a value site gets the values it fixed; any other
     // graph with bool/int/Optional inputs gets a site that learns them.
     options.learned = learnedValues(*graph);
-    if (options.learned.site < 0) {
+    if (options.learned.site < 0 && get_value_learning()) {
       options.value_site = valueCandidates(*graph);
     }
     DriverResult result = specializeGraph(graph, plan, options);
@@ -226,7 +226,12 @@ void prePassBody(std::shared_ptr<Graph>& graph) {
 
 bool profilingPredicate(const Node* n) {
   const int8_t marked = markedState(*n->owningGraph());
-  return (marked >= 0 ? marked != 0 : is_enabled()) && readsOptionalTensorInput(n);
+  const bool profile = (marked >= 0 ? marked != 0 : is_enabled()) && readsOptionalTensorInput(n);
+  if (profile) {
+    // instrumented in the call that profiles the graph: its grad mode
+    recordProfiledUse(at::GradMode::is_enabled());
+  }
+  return profile;
 }
 
 void postFusionPass(std::shared_ptr<Graph>& graph) {
@@ -248,27 +253,6 @@ void postFusionPass(std::shared_ptr<Graph>& graph) {
   }
   optimizing_state = -1;
   optimizing_enabled = false;
-}
-
-// TORCH_OPTSPEC_ENABLE: c10::utils::check_env's flag values 1 and 0, plus
-// true/on/yes and false/off/no in any case. Any other value is ignored with
-// c10's "Ignoring invalid value for boolean flag" warning.
-bool envEnabled() {
-  auto value = c10::utils::get_env("TORCH_OPTSPEC_ENABLE");
-  if (!value) {
-    return false;
-  }
-  std::string v = *value;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
-  if (v == "true" || v == "on" || v == "yes") {
-    return true;
-  }
-  if (v == "false" || v == "off" || v == "no") {
-    return false;
-  }
-  return c10::utils::check_env("TORCH_OPTSPEC_ENABLE").value_or(false);
 }
 
 } // namespace
@@ -329,16 +313,15 @@ namespace {
 struct LoadTimeRegistration {
   LoadTimeRegistration() {
     ensure_registered();
-    if (envEnabled()) {
-      enable();
-      if (is_active_copy()) {
-        // c10 reads TORCH_CPP_LOG_LEVEL in initLogging(), which torch's
-        // Python module calls and a plain LibTorch host may never call: call
-        // it so that the variable silences this line there too.
-        c10::initLogging();
-        LOG(WARNING) << "torch_optspec " << version()
-                  << ": enabled by TORCH_OPTSPEC_ENABLE";
-      }
+    if (!is_active_copy()) {
+      return;
+    }
+    // c10 reads TORCH_CPP_LOG_LEVEL in initLogging(), which torch's Python
+    // module calls and a plain LibTorch host may never call: call it so that
+    // the variable governs this library's lines there too.
+    c10::initLogging();
+    if (applyEnvironmentSettings()) {
+      LOG(WARNING) << "torch_optspec " << version() << ": enabled by TORCH_OPTSPEC_ENABLE";
     }
   }
 } load_time_registration;

@@ -14,6 +14,7 @@ namespace {
 
 std::atomic<bool> global_enabled{false};
 std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
+std::atomic<bool> value_learning{true};
 // -1: follow the global switch; 0/1: an EnabledGuard on this thread.
 thread_local int8_t thread_override = -1;
 
@@ -83,6 +84,14 @@ void set_fast_path(FastPathMode mode) {
 
 FastPathMode get_fast_path() {
   return static_cast<FastPathMode>(fast_path_mode.load());
+}
+
+void set_value_learning(bool on) {
+  value_learning.store(on);
+}
+
+bool get_value_learning() {
+  return value_learning.load(std::memory_order_relaxed);
 }
 
 bool outlines_now() {

@@ -87,6 +87,11 @@ void recordGraphSeen() {
   add(k_graphs_seen);
 }
 
+void recordProfiledUse(bool grad_mode) {
+  add(k_uses_profiled);
+  add(k_uses_profiled_with_grad, grad_mode ? 1 : 0);
+}
+
 void recordPlan(const SpecializationPlan& plan) {
   for (const auto& d : plan.inputs) {
     if (d.kind != InputKind::Skip) {

@@ -17,10 +17,12 @@ def pass_off_and_clean():
     fresh counters, and leaves it that way."""
     torch_optspec.disable()
     torch_optspec.set_fast_path("auto")
+    torch_optspec.set_value_learning(True)
     torch_optspec.reset_stats()
     yield
     torch_optspec.disable()
     torch_optspec.set_fast_path("auto")
+    torch_optspec.set_value_learning(True)
 
 
 @pytest.fixture(params=["inline", "outline"])

@@ -4,9 +4,10 @@
   stand-in for TorchServe's BaseHandler (TorchServe itself is not installed):
   it enables the pass before the first call, runs under inference mode, and
   both None-patterns get specialized and match eager;
-- the claim behind the Triton section: a Tensor-only wrapper (what Triton's
-  PyTorch backend requires of forward()) has its None checks folded by stock
-  TorchScript, without torch_optspec.
+- the Triton section: a Tensor-only wrapper (what Triton's PyTorch backend
+  requires of forward()) has its None checks folded by stock TorchScript,
+  without torch_optspec; the BERT port behind such a wrapper still keeps
+  branches on the mask's rank and dtype, which the pass removes.
 """
 import importlib.util
 import json
@@ -142,3 +143,63 @@ def test_tensor_only_wrapper_needs_no_pass(wrapper):
         for _ in range(3):
             inner(*args)
     assert "prim::If" in str(torch.jit.last_executed_optimized_graph())
+
+
+class BertTensorOnly(torch.nn.Module):
+    """What a Triton deployment of the BERT port saves: forward() takes the
+    Tensors it sends (Triton's PyTorch backend accepts Tensor arguments only)."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        return self.bert(input_ids, attention_mask)
+
+
+def _count_ifs(block) -> int:
+    n = 0
+    for node in block.nodes():
+        n += node.kind() == "prim::If"
+        for b in node.blocks():
+            n += _count_ifs(b)
+    return n
+
+
+def test_tensor_only_wrapper_of_bert_still_has_branches_the_pass_removes():
+    """Behind a Tensor-only wrapper stock TorchScript folds the `is None`
+    checks (the argument is a Tensor), not the branches on the mask's rank
+    and dtype: the BERT port keeps them in the plan. With the pass, the
+    mask's dtype and rank are guarded (inputs_properties) and those branches
+    leave the fast path; results equal the pass-off run."""
+    sys.path.insert(0, ROOT)
+    from bench.models.bert import BertConfigLite, BertModel, make_inputs, random_weights
+    from torch_optspec.census import fast_path
+
+    config = BertConfigLite(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=64,
+                            max_position_embeddings=64)
+    bert = random_weights(BertModel(config)).eval()
+    inputs = make_inputs(2, 8, config.vocab_size)
+    args = (inputs["input_ids"], inputs["attention_mask"])
+
+    def plan(with_pass):
+        m = torch.jit.freeze(torch.jit.script(BertTensorOnly(bert).eval()))
+        with torch.no_grad(), torch_optspec.enabled(with_pass):
+            for _ in range(8):
+                out = m(*args)
+        return torch.jit.last_executed_optimized_graph(), out
+
+    stock, expected = plan(False)
+    stock_ifs = _count_ifs(stock)
+    assert "aten::__isnot__" not in str(stock)  # the None checks are folded by stock
+    assert stock_ifs > 0, "the rank/dtype branches stay in stock's plan"
+    torch_optspec.reset_stats()
+    g, out = plan(True)
+    assert torch_optspec.stats()["inputs_properties"] >= 1, torch_optspec.stats()
+    fast = fast_path(g)
+    assert fast is not None
+    assert _count_ifs(fast) < stock_ifs, (_count_ifs(fast), stock_ifs)
+    for a, b in zip(out if isinstance(out, tuple) else (out,),
+                    expected if isinstance(expected, tuple) else (expected,)):
+        torch.testing.assert_close(a, b)

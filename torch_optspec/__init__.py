@@ -23,10 +23,13 @@ from ._api import (  # noqa: E402
     enable,
     enabled,
     get_fast_path,
+    get_value_learning,
     is_enabled,
+    report,
     reset_plans,
     reset_stats,
     set_fast_path,
+    set_value_learning,
     stats,
 )
 from ._build_info import TORCH_VERSION as _BUILT_WITH_TORCH  # noqa: E402
@@ -52,6 +55,9 @@ __all__ = [
     "reset_plans",
     "set_fast_path",
     "get_fast_path",
+    "set_value_learning",
+    "get_value_learning",
+    "report",
     "explain",
     "specialize",
     "SpecializeReport",

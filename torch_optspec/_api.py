@@ -83,6 +83,31 @@ def get_fast_path() -> str:
     return {v: k for k, v in _FAST_PATH_MODES.items()}[_C._fast_path_mode()]
 
 
+def set_value_learning(on: bool) -> None:
+    """Whether graphs with bool/int/Optional[T] inputs get a value site that
+    learns their values on the first calls and specializes for them (on by
+    default; TORCH_OPTSPEC_VALUES=0 turns it off at load). Off: only
+    Optional[Tensor] inputs and tensor properties are specialized. For
+    graphs optimized from now on."""
+    if not isinstance(on, bool):
+        raise TypeError(f"torch_optspec.set_value_learning: expected bool, got {type(on).__name__}")
+    _C._set_value_learning(on)
+
+
+def get_value_learning() -> bool:
+    return _C._value_learning()
+
+
+def report() -> str:
+    """One line: enabled or not, graphs seen and specialized, inputs
+    specialized; when the pass is enabled and specialized nothing, the likely
+    reasons it can check (the profiling executor or graph-executor
+    optimization off, calls with grad mode on: the autodiff path, where the
+    pass does not run). The same line as C++ torch_optspec::report(), which
+    TORCH_OPTSPEC_SUMMARY=1 logs at process exit."""
+    return _C.report()
+
+
 def stats() -> dict:
     """Process-wide counters of the pass (a fresh dict each call), with the
     names of the C++ torch_optspec::Stats fields."""

@@ -562,11 +562,17 @@ TORCH_OPTSPEC_API bool onednnPrePassRegistered();
 // This thread's override (-1: none, 0: off, 1: on) and the global switch,
 // each alone (is_enabled() combines them).
 int8_t threadOverride();
+// The TORCH_OPTSPEC_* variables (env.cpp), applied when the library is
+// loaded; true when TORCH_OPTSPEC_ENABLE enabled the pass.
+bool applyEnvironmentSettings();
 bool globalEnabled();
 
 // ---- internal: counters and the per-thread result log (stats.cpp) ----------
 
 void recordGraphSeen();
+// A read of an Optional[Tensor] input instrumented for profiling while
+// enabled, and whether grad mode was on in that call.
+void recordProfiledUse(bool grad_mode);
 void recordPlan(const SpecializationPlan& plan);
 // A value site froze with `n` inputs varying.
 void recordVarying(size_t n);

@@ -140,6 +140,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("_fast_path_mode", [] { return static_cast<int>(tos::get_fast_path()); });
   m.def("_outlines_now", &tos::outlines_now);
   m.def("_onednn_registered", &tos::onednnPrePassRegistered);
+  m.def("_set_value_learning", &tos::set_value_learning);
+  m.def("_value_learning", &tos::get_value_learning);
+  m.def("_set_summary_at_exit", &tos::set_summary_at_exit);
+  m.def("_summary_at_exit", &tos::get_summary_at_exit);
+  m.def("report", &tos::report);
   m.def("stats", &statsDict);
   m.def("reset_stats", &tos::reset_stats);
   m.def("version", &tos::version);

@@ -13,14 +13,20 @@ argument left out is None. Each request runs as one call.
 
 The first two calls of each None-pattern (arguments given / left out) profile
 and optimize: send one or two representative requests per pattern before
-taking traffic.
+taking traffic. The handler logs torch_optspec.report() (one line: graphs
+seen and specialized, or why nothing was) after the 4th call and whenever the
+number of specialized graphs changes: TorchServe's model_log.log shows what
+the pass did.
 """
 import json
+import logging
 
 import torch
 
 import torch_optspec
 from ts.torch_handler.base_handler import BaseHandler
+
+logger = logging.getLogger(__name__)
 
 
 class OptspecHandler(BaseHandler):
@@ -31,10 +37,18 @@ class OptspecHandler(BaseHandler):
         super().initialize(context)  # torch.jit.load(serializedFile, map_location=device); eval()
         schema = self.model.forward.schema
         self.arg_names = [a.name for a in schema.arguments[1:]]  # without self
+        self.calls, self.specialized = 0, 0
+        logger.info(torch_optspec.report())
 
     def _call(self, kwargs):
         with torch.inference_mode():
-            return self.model(**kwargs)
+            out = self.model(**kwargs)
+        self.calls += 1
+        specialized = torch_optspec.stats()["graphs_specialized"]
+        if self.calls == 4 or specialized != self.specialized:
+            self.specialized = specialized
+            logger.info(torch_optspec.report())
+        return out
 
     def preprocess(self, data):
         calls = []

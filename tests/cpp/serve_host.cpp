@@ -5,8 +5,12 @@
 // requests concurrently, each thread alternating the None-pattern of the
 // module's Optional input under c10::InferenceMode, for a bounded time.
 //
-//   serve_host MODEL.pt [--threads 8] [--seconds 2] [--cold]
+//   serve_host MODEL.pt [--threads 8] [--seconds 2] [--cold] [--onednn]
 //              --expect specialized|unchanged|any
+//
+// --onednn turns oneDNN Graph on and freezes the served module, as
+// docs/serving.md's recipe says (RegisterLlgaFuseGraph::setEnabled(true),
+// torch::jit::freeze).
 //
 // --cold skips the warm-up: the threads then make the first calls
 // concurrently. The profiling run can then see both patterns (the profile of
@@ -32,6 +36,7 @@
 //
 // NNC's CPU fusion stays off (the default; it is not thread-safe on CPU).
 #include <torch/csrc/jit/codegen/fuser/interface.h>
+#include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
@@ -75,7 +80,7 @@ struct Request {
 
 int usage(const char* argv0) {
   std::cerr << "usage: " << argv0
-            << " MODEL.pt [--threads N] [--seconds S] [--cold]"
+            << " MODEL.pt [--threads N] [--seconds S] [--cold] [--onednn]"
                " --expect specialized|unchanged|any\n";
   return 2;
 }
@@ -87,10 +92,13 @@ int main(int argc, char** argv) {
   int threads = 8;
   double seconds = 2.0;
   bool cold = false;
+  bool onednn = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--cold") {
       cold = true;
+    } else if (arg == "--onednn") {
+      onednn = true;
     } else if (arg == "--expect" && i + 1 < argc) {
       expect = argv[++i];
     } else if (arg == "--threads" && i + 1 < argc) {
@@ -133,6 +141,10 @@ int main(int argc, char** argv) {
 
   torch::jit::Module module = torch::jit::load(model_path);
   module.eval();
+  if (onednn) {
+    torch::jit::RegisterLlgaFuseGraph::setEnabled(true);
+    module = torch::jit::freeze(module);
+  }
   if (!cold) {
     // Warm-up, one pattern at a time: the profiling run and the optimization
     // of the mask pattern, then those of the fallback for mask=None.

@@ -104,6 +104,36 @@ TORCH_OPTSPEC_API FastPathMode get_fast_path();
 // What a graph optimized now gets: get_fast_path() with Auto resolved.
 TORCH_OPTSPEC_API bool outlines_now();
 
+// Value learning: a graph with bool/int/Optional[T] inputs gets a value site
+// that learns their values on its first calls and specializes the graph for
+// them (on by default). Off: only Optional[Tensor] inputs and tensor
+// properties are specialized.
+TORCH_OPTSPEC_API void set_value_learning(bool on);
+TORCH_OPTSPEC_API bool get_value_learning();
+
+// ---- settings from the environment -------------------------------------------
+//
+// Read once, when the library is loaded (a zero-code host has no other way):
+//   TORCH_OPTSPEC_ENABLE     1/true/on/yes, 0/false/off/no   enable()
+//   TORCH_OPTSPEC_FAST_PATH  auto, inline, outline           set_fast_path()
+//   TORCH_OPTSPEC_VALUES     1/0 (same words)                set_value_learning()
+//   TORCH_OPTSPEC_SUMMARY    1/0 (same words)                set_summary_at_exit()
+//                            (default: on when TORCH_OPTSPEC_ENABLE enabled the pass)
+// A value outside these warns through c10's log and is ignored.
+
+// ---- what the pass did, and why not ------------------------------------------
+
+// One line: enabled or not, graphs seen and specialized, inputs specialized;
+// when the pass is enabled and no graph reached it, the likely reasons this
+// library can check: TorchScript's executor or its profiling mode off, graph-
+// executor optimization off, calls profiled with grad mode on (the autodiff
+// path, where custom passes do not run).
+TORCH_OPTSPEC_API std::string report();
+// Log report() through c10's log (LOG(WARNING): TORCH_CPP_LOG_LEVEL=ERROR
+// silences it) when the process exits normally.
+TORCH_OPTSPEC_API void set_summary_at_exit(bool on);
+TORCH_OPTSPEC_API bool get_summary_at_exit();
+
 // ---- counters -----------------------------------------------------------
 
 // The counters, one line each: X(name, description). The same names are the
@@ -128,7 +158,11 @@ TORCH_OPTSPEC_API bool outlines_now();
     "graphs the fuser-safety stage rewrote (oneDNN Graph registered)")         \
   X(fuser_safe_rewrites, "nodes the fuser-safety stage rewrote")              \
   X(emission_barriers,                                                         \
-    "no-ops put after loops in plans made with the pass on (interpreter)")
+    "no-ops put after loops in plans made with the pass on (interpreter)")    \
+  X(uses_profiled,                                                             \
+    "reads of Optional[Tensor] inputs instrumented for profiling while enabled") \
+  X(uses_profiled_with_grad,                                                   \
+    "of those, instrumented during a call with grad mode on (report())")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
