@@ -38,7 +38,7 @@ if [[ ! -f $VENV/.deps ]]; then
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet --no-deps --no-index "torch==$TORCH" 2>/dev/null \
     || "$VENV/bin/pip" install --quiet --no-deps "torch==$TORCH" --extra-index-url https://download.pytorch.org/whl/cpu
-  "$VENV/bin/pip" install --quiet "torch==$TORCH" torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml
+  "$VENV/bin/pip" install --quiet "torch==$TORCH" torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml numpy
   touch "$VENV/.deps"
 fi
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -48,11 +48,25 @@ export PATH=$VENV/bin:$PATH
 # the model: scripted, an Optional[Tensor] argument, and its expected outputs
 rm -rf "$WORK/model_store" "$WORK/logs" "$WORK/expected.json"
 mkdir -p "$WORK/model_store"
-python - "$WORK" <<'EOF'
+# (a file: torch.jit.script reads the model's source)
+cat >"$WORK/save_model.py" <<'EOF'
 import json, os, sys
-sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+from typing import Optional
 import torch
-from test_serving import Masked
+
+class Masked(torch.nn.Module):  # an attention-score idiom with an Optional mask
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 8)
+
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.embed(input_ids)
+        scores = h @ h.transpose(-1, -2) / 8.0
+        if attention_mask is not None:
+            scores = scores + (1.0 - attention_mask[:, None, :].to(scores.dtype)) * -10000.0
+        return torch.softmax(scores, dim=-1)
+
 work = sys.argv[1]
 torch.manual_seed(0)
 model = Masked().eval()
@@ -63,6 +77,7 @@ with torch.no_grad():
                 "none": model(torch.tensor(ids)).tolist()}
 json.dump({"ids": ids, "mask": mask, "expected": expected}, open(os.path.join(work, "expected.json"), "w"))
 EOF
+python "$WORK/save_model.py" "$WORK"
 torch-model-archiver --model-name masked --version 1 --serialized-file "$WORK/masked.pt" \
   --handler examples/serving/torchserve_handler.py --export-path "$WORK/model_store" --force
 
