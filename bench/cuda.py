@@ -41,7 +41,7 @@ import torch.utils.benchmark as tbench
 from torch import Tensor, nn
 
 import torch_optspec
-from torch_optspec._explain import fresh_copy
+from torch_optspec import fresh_copy
 from torch_optspec.census import GUARD_KIND, effective_plan, fast_path, guard_nodes
 
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights

@@ -254,3 +254,35 @@ def test_fallback_functions_follow_the_state_of_their_plan():
     assert results == [True] * 4
     assert not torch_optspec.is_enabled()
     assert after["graphs_specialized"] - before["graphs_specialized"] >= 1, (before, after)
+
+
+def test_fresh_copy_is_an_independent_compiled_copy():
+    """Scripted instances of one class share compiled methods and plans;
+    torch_optspec.fresh_copy gives each variant its own (the A/B comparison
+    the benchmarks make)."""
+    from typing import Optional
+
+    class M(torch.nn.Module):
+        def forward(self, x, mask: Optional[torch.Tensor] = None):
+            y = torch.tanh(x)
+            if mask is not None:
+                y = y * mask
+            return y
+
+    x, m = torch.randn(3), torch.rand(3)
+    guard = "torch_optspec::check_none_pattern"
+
+    def plan(model, on):
+        with torch.no_grad(), torch_optspec.enabled(on):
+            for _ in range(4):
+                model(x, m)
+        return str(torch.jit.last_executed_optimized_graph())
+
+    # shared: the second instance gets the first one's plan
+    a, b = torch.jit.script(M()), torch.jit.script(M())
+    assert guard not in plan(a, False) and guard not in plan(b, True)
+    # fresh copies: each its own plan
+    off, on = torch_optspec.fresh_copy(M()), torch_optspec.fresh_copy(torch.jit.script(M()))
+    assert guard not in plan(off, False)
+    assert guard in plan(on, True)
+    assert torch.equal(on(x, m), off(x, m))

@@ -132,7 +132,7 @@ def test_bench_quick_device_cuda(tmp_path):
 
 from bench.cuda import (ReportModule, ReportTwin, autodiff_forward_groups,  # noqa: E402
                         plan_groups, set_nnc)
-from torch_optspec._explain import fresh_copy  # noqa: E402
+from torch_optspec import fresh_copy  # noqa: E402
 
 FULL = ["aten::add", "aten::div", "aten::softmax"]
 

@@ -124,3 +124,72 @@ def test_cli_on_saved_model(tmp_path, capsys):
     assert cli_main(["explain", path, "2x4", "mask=4", "--disable"]) == 0
     out = capsys.readouterr().out
     assert "nothing specialized" in out and "disabled" in out
+
+
+STOCK_FAILS = '''
+import sys
+from typing import Optional
+import torch
+import torch_optspec
+
+class M(torch.nn.Module):  # tools/onednn_bridge_repro.py, "never_profiled_branch"
+    def forward(self, y, m: Optional[torch.Tensor] = None):
+        y = y * 0.5
+        if m is not None:
+            y = y + m * 2.0
+        return y.relu()
+
+torch.jit.enable_onednn_fusion(True)
+frozen = torch.jit.freeze(torch.jit.script(M().eval()))
+x = torch.randn(2, 3, 4)
+with torch.no_grad():
+    report = torch_optspec.explain(frozen, x, None, enabled=True)
+print(report)
+assert report.before is None and report.before_error, report.before_error
+assert "bad optional access" in report.before_error, report.before_error
+assert report.specialized and report.after.guards >= 1
+text = str(report)
+assert "stock TorchScript (the pass off) fails on this example" in text
+print("OK")
+'''
+
+
+def test_explain_reports_the_pass_side_when_stock_fails(tmp_path):
+    """Under oneDNN Graph stock TorchScript fails on models the pass runs
+    (stock's bad optional access on a never-profiled branch): explain()
+    reports the pass's side and says that stock fails, instead of raising."""
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "stock_fails.py"
+    path.write_text(STOCK_FAILS)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": root})
+    assert p.returncode == 0 and p.stdout.strip().endswith("OK"), p.stdout + p.stderr
+
+
+def test_census_flags_a_fast_path_not_compiled_yet():
+    """An outlined fast path is compiled on its own first calls: until then
+    the plan's counts miss its code, and the summary says so (pending)."""
+    from torch_optspec.census import summarize_graph
+
+    @torch.jit.script
+    def f(x: torch.Tensor, mask: Optional[torch.Tensor]):
+        y = torch.tanh(x)
+        if mask is not None:
+            y = y * mask
+        return y
+
+    x, m = torch.randn(3), torch.rand(3)
+    torch_optspec.set_fast_path("outline")
+    summaries = []
+    with torch.no_grad(), torch_optspec.enabled():
+        for _ in range(6):
+            f(x, m)
+            summaries.append(summarize_graph(torch.jit.last_executed_optimized_graph()))
+    specialized = [s for s in summaries if s.guards]
+    assert specialized, summaries
+    assert specialized[0].pending == 1 and not specialized[0].complete
+    assert specialized[0].as_dict()["complete"] is False
+    assert summaries[-1].pending == 0 and summaries[-1].complete

@@ -34,7 +34,7 @@ from ._api import (  # noqa: E402
 )
 from ._build_info import TORCH_VERSION as _BUILT_WITH_TORCH  # noqa: E402
 from ._build_info import WHEEL_VERSION as __version__  # noqa: E402
-from ._explain import explain  # noqa: E402  (the module is _explain: torch_optspec.explain is the function)
+from ._explain import explain, fresh_copy  # noqa: E402  (the module is _explain: torch_optspec.explain is the function)
 from ._specialize import SpecializeReport, specialize  # noqa: E402
 
 # Runs with the torch major.minor it was built with, any patch release.
@@ -59,6 +59,7 @@ __all__ = [
     "get_value_learning",
     "report",
     "explain",
+    "fresh_copy",
     "specialize",
     "SpecializeReport",
     "census",

@@ -43,11 +43,15 @@ _SKIP_TEXT = {
 
 
 def fresh_copy(obj):
-    """An in-memory copy of `obj` with its own (empty) execution plans.
+    """An independent compiled copy of `obj` (a ScriptModule, a
+    ScriptFunction, an nn.Module or a function, scripted first), with its own
+    empty execution plans: for comparing the pass on and off (A/B) in one
+    process.
 
     Scripting a second instance of a class would reuse its compiled methods,
-    and with them their executors and plans; Module::clone gives the copy new
-    class types and new methods.
+    and with them their executors and plans (whichever state compiled them
+    first wins); Module::clone gives the copy new class types and new
+    methods; parameters and buffers are copied.
     """
     if isinstance(obj, torch.jit.ScriptFunction):
         return torch._C._create_function_from_graph(
@@ -97,7 +101,7 @@ class ExplainReport:
     autodiff: bool
     calls: int
     inputs: List[InputReport]
-    before: GraphSummary
+    before: Optional[GraphSummary]  # None when stock TorchScript failed (before_error)
     after: GraphSummary
     fallback_plans: List[GraphSummary]
     results: List[dict]  # what the pass logged, one entry per graph it optimized
@@ -105,6 +109,9 @@ class ExplainReport:
     reasons: List[str]
     graph_before: str
     graph_after: str
+    # The first line of the error stock TorchScript (the pass off) raised on
+    # the example, or None: oneDNN Graph fails on many models by itself.
+    before_error: Optional[str] = None
 
     def __str__(self) -> str:
         lines = ["torch_optspec.explain"]
@@ -121,16 +128,26 @@ class ExplainReport:
         if self.after.guards:
             lines.append(f"  guard: {GUARD_KIND} pattern={', '.join(self.after.guard_patterns)}"
                          "  (1 = must be None, 0 = must be a Tensor; else the fallback runs)")
+        if self.before_error is not None:
+            lines.append(f"  stock TorchScript (the pass off) fails on this example: {self.before_error}")
+            lines.append("  (only the pass's side is shown)")
+        before = self.before
         lines.append("  optimized plan            before  after")
-        rows = [("prim::If (model control)", self.before.prim_if, self.after.prim_if),
-                ("prim::unchecked_cast", self.before.unchecked_cast, self.after.unchecked_cast),
-                ("aten::__is__/__isnot__", self.before.none_checks, self.after.none_checks),
-                ("fusion groups", self.before.fusion_total, self.after.fusion_total)]
-        kinds = sorted(set(self.before.fusion_groups) | set(self.after.fusion_groups))
-        rows += [(f"  {k}", self.before.fusion_groups.get(k, 0), self.after.fusion_groups.get(k, 0))
-                 for k in kinds]
-        for name, b, a in rows:
-            lines.append(f"    {name:<24} {b:>6}  {a:>5}")
+
+        def b(field):
+            return "fails" if before is None else getattr(before, field)
+        rows = [("prim::If (model control)", b("prim_if"), self.after.prim_if),
+                ("prim::unchecked_cast", b("unchecked_cast"), self.after.unchecked_cast),
+                ("aten::__is__/__isnot__", b("none_checks"), self.after.none_checks),
+                ("fusion groups", b("fusion_total"), self.after.fusion_total)]
+        kinds = sorted(set(before.fusion_groups if before else {}) | set(self.after.fusion_groups))
+        rows += [(f"  {k}", before.fusion_groups.get(k, 0) if before else "fails",
+                  self.after.fusion_groups.get(k, 0)) for k in kinds]
+        for name, bv, av in rows:
+            lines.append(f"    {name:<24} {bv:>6}  {av:>5}")
+        if self.after.pending:
+            lines.append(f"  not compiled yet: {self.after.pending} outlined plan(s) on the fast path "
+                         "(counted as empty above); run more calls")
         if self.fallback_plans:
             lines.append(f"  fallback plans compiled: {len(self.fallback_plans)}")
         lines.append("  result: " + ("specialized" if self.specialized else "nothing specialized"))
@@ -225,8 +242,12 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
     values = list(example_inputs) + list(kwargs.values())
 
     before_copy = fresh_copy(module_or_function)
-    with _enabled_block(False):
-        before_graph = _run(before_copy, example_inputs, kwargs, calls)
+    before_graph, before_error = None, None
+    try:
+        with _enabled_block(False):
+            before_graph = _run(before_copy, example_inputs, kwargs, calls)
+    except Exception as e:  # stock TorchScript's own failure: report the pass's side
+        before_error = (str(e).strip().splitlines() or [type(e).__name__])[-1]
 
     after_copy = fresh_copy(module_or_function)
     _C._take_results()  # drop what this thread logged before
@@ -257,7 +278,7 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
         inputs.append(InputReport(name, "Optional[Tensor]" if is_opt else str(t), example_str, decision))
 
     after = summarize_graph(after_graph)
-    before = summarize_graph(before_graph)
+    before = summarize_graph(before_graph) if before_graph is not None else None
     fallbacks = [summarize_graph(g) for g in fallback_plans(after_graph)]
     specialized = forward is not None and (
         forward["outcome"] == "specialized" or any(r["outcome"] == "specialized" for r in results[1:]))
@@ -295,12 +316,13 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
     if specialized:
         if after.prim_if:
             reasons.append(f"{after.prim_if} prim::If left in the specialized plan (before: "
-                           f"{before.prim_if}): conditions that do not read a specialized input "
-                           "directly, or that the cleanup did not fold")
-        if after.fusion_total < before.fusion_total:
+                           f"{before.prim_if if before else 'fails'}): conditions that do not read "
+                           "a specialized input directly, or that the cleanup did not fold")
+        if before is not None and after.fusion_total < before.fusion_total:
             reasons.append("fewer fusion groups than before")
     return ExplainReport(
         pass_enabled=state, grad_enabled=grad, autodiff=autodiff, calls=calls, inputs=inputs,
         before=before, after=after, fallback_plans=fallbacks, results=list(results),
         specialized=specialized, reasons=reasons,
-        graph_before=str(before_graph), graph_after=str(after_graph))
+        graph_before=str(before_graph) if before_graph is not None else "",
+        graph_after=str(after_graph), before_error=before_error)

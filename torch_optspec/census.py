@@ -142,6 +142,14 @@ class GraphSummary:
     guards: int  # torch_optspec guards
     guard_patterns: List[str]
     fusion_group_ops: List[List[str]] = dataclasses.field(default_factory=list)
+    # Outlined plans on the counted path that are not compiled yet (a fast
+    # path or a value-specialized plan before its first calls): their code
+    # is not counted, so the counts describe an incomplete plan.
+    pending: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0
 
     @property
     def fusion_total(self) -> int:
@@ -150,6 +158,7 @@ class GraphSummary:
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["fusion_total"] = self.fusion_total
+        d["complete"] = self.complete
         return d
 
 
@@ -158,9 +167,10 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
     ifs = 0
     patterns = []
     group_ops = []
+    pending = 0
 
     def walk(block):
-        nonlocal ifs
+        nonlocal ifs, pending
         for node in block.nodes():
             kind = node.kind()
             kinds[kind] += 1
@@ -178,6 +188,8 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                 # Learned: the value-specialized plan runs; else the generic branch.
                 call = outlined_call(blocks[0])
                 learned = _C._called_plan(call) if call is not None else None
+                # (still learning, no call yet: the generic branch is what runs)
+                pending += call is not None and learned is None
                 walk(learned.block() if learned is not None else blocks[1])
                 continue
             if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
@@ -187,6 +199,7 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                 if outlined is not None:
                     walk(outlined.block())
                     continue
+                pending += call is not None
             for inner in blocks:
                 walk(inner)
 
@@ -198,5 +211,6 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
         none_checks=kinds["aten::__is__"] + kinds["aten::__isnot__"],
         guards=kinds[GUARD_KIND],
         guard_patterns=patterns,
+        pending=pending,
         fusion_group_ops=group_ops,
     )
