@@ -27,8 +27,8 @@ from setuptools import setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
-# The torch minors the sources build against (csrc/torch_compat.h holds
-# their differences): the requirement of an sdist made without torch (a built
+# The torch minors the sources build against (their differences for users:
+# the "torch versions" section of csrc/include/torch_optspec/torch_optspec.h): the requirement of an sdist made without torch (a built
 # wheel requires the torch minor it was built with).
 SUPPORTED_TORCH = ((2, 11), (2, 15))
 SUPPORTED_TEXT = "{}.{}-{}.{}".format(*SUPPORTED_TORCH[0], *SUPPORTED_TORCH[1])

@@ -38,11 +38,13 @@ if(DEFINED ENV{CMAKE_PREFIX_PATH})
   list(APPEND _optspec_hints ${_optspec_env_prefix})
 endif()
 list(APPEND _optspec_hints ${TORCH_OPTSPEC_TORCH_HINT})
+# NO_CACHE: searched at every configure, so a changed Torch_DIR or
+# CMAKE_PREFIX_PATH takes effect (-DTORCH_OPTSPEC_TORCH_CMAKE_DIR=... still
+# forces a directory).
 find_path(TORCH_OPTSPEC_TORCH_CMAKE_DIR TorchConfig.cmake
   HINTS ${_optspec_hints}
   PATH_SUFFIXES Torch share/cmake/Torch
-  NO_DEFAULT_PATH
-  DOC "Directory of LibTorch's TorchConfig.cmake")
+  NO_DEFAULT_PATH NO_CACHE)
 if(NOT TORCH_OPTSPEC_TORCH_CMAKE_DIR)
   set(TORCH_OPTSPEC_TORCH_FOUND FALSE)
   string(CONCAT TORCH_OPTSPEC_TORCH_ERROR
@@ -64,7 +66,7 @@ _torch_optspec_read_torch_version("${TORCH_OPTSPEC_TORCH_CMAKE_DIR}" TORCH_OPTSP
 get_filename_component(_optspec_torch_root "${TORCH_OPTSPEC_TORCH_CMAKE_DIR}/../../.." ABSOLUTE)
 foreach(_optspec_lib c10 torch_cpu)
   find_library(TORCH_OPTSPEC_${_optspec_lib}_LIBRARY ${_optspec_lib}
-    PATHS "${_optspec_torch_root}/lib" NO_DEFAULT_PATH)
+    PATHS "${_optspec_torch_root}/lib" NO_DEFAULT_PATH NO_CACHE)
   if(NOT TORCH_OPTSPEC_${_optspec_lib}_LIBRARY)
     set(TORCH_OPTSPEC_TORCH_FOUND FALSE)
     set(TORCH_OPTSPEC_TORCH_ERROR "torch_optspec: lib${_optspec_lib} not found in ${_optspec_torch_root}/lib")
@@ -78,7 +80,17 @@ else()
 endif()
 
 set(TORCH_OPTSPEC_TORCH_FOUND TRUE)
+# The C++ ABI LibTorch was built with, where its TorchConfig.cmake states it
+# (TORCH_CXX_FLAGS; the wheels since torch 2.7 use the new ABI, the
+# compilers' default, and state nothing).
+file(STRINGS "${TORCH_OPTSPEC_TORCH_CMAKE_DIR}/TorchConfig.cmake" _optspec_abi
+     REGEX "_GLIBCXX_USE_CXX11_ABI=[01]")
+string(REGEX MATCH "_GLIBCXX_USE_CXX11_ABI=[01]" _optspec_abi "${_optspec_abi}")
 add_library(torch_optspec::libtorch INTERFACE IMPORTED)
+if(_optspec_abi)
+  set_property(TARGET torch_optspec::libtorch PROPERTY
+    INTERFACE_COMPILE_DEFINITIONS "${_optspec_abi}")
+endif()
 set_target_properties(torch_optspec::libtorch PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES
     "${_optspec_torch_root}/include;${_optspec_torch_root}/include/torch/csrc/api/include"
@@ -100,3 +112,4 @@ unset(_optspec_hints)
 unset(_optspec_env_prefix)
 unset(_optspec_lib)
 unset(_optspec_kind)
+unset(_optspec_abi)

@@ -9,7 +9,9 @@
 //   graphs unoptimized (Triton: ENABLE_JIT_EXECUTOR / ENABLE_JIT_PROFILING=
 //   false);
 // - getGraphExecutorOptimize() off: plans are never optimized (Triton:
-//   DISABLE_OPTIMIZED_EXECUTION=true);
+//   DISABLE_OPTIMIZED_EXECUTION=true). That switch is per thread: report()
+//   reads the calling thread's; when nothing was profiled at all it names
+//   the switch as a possible cause on the threads that ran the model;
 // - grad mode: the profiling predicate counts, per instrumented read of an
 //   Optional[Tensor] input, whether the call had grad mode on
 //   (uses_profiled_with_grad). With inputs or parameters that require grad
@@ -51,26 +53,33 @@ std::vector<std::string> reasonsNothingSpecialized(const Stats& s) {
         "torch._C._jit_set_profiling_mode(False); Triton: ENABLE_JIT_PROFILING=false): "
         "graphs run unoptimized");
   }
-  if (!torch::jit::getGraphExecutorOptimize()) {
+  const bool optimize_off_here = !torch::jit::getGraphExecutorOptimize();
+  if (optimize_off_here) {
     reasons.emplace_back(
-        "graph-executor optimization is off (torch::jit::setGraphExecutorOptimize(false); "
-        "Python: torch._C._set_graph_executor_optimize(False); Triton: "
-        "DISABLE_OPTIMIZED_EXECUTION=true)");
+        "graph-executor optimization is off on this thread "
+        "(torch::jit::setGraphExecutorOptimize(false), a per-thread switch; Python: "
+        "torch._C._set_graph_executor_optimize(False); Triton: DISABLE_OPTIMIZED_EXECUTION=true)");
   }
   if (s.uses_profiled_with_grad > 0) {
-    std::ostringstream o;
-    o << s.uses_profiled_with_grad << " of " << s.uses_profiled
-      << " Optional[Tensor] reads were profiled in calls with grad mode on: with inputs or "
-         "parameters that require grad (a loaded module's do) the executor takes the autodiff "
-         "path, where the pass does not run (C++: torch::NoGradGuard or c10::InferenceMode; "
-         "Python: torch.no_grad() or torch.inference_mode())";
-    reasons.push_back(o.str());
+    reasons.emplace_back(
+        "graphs were profiled in calls with grad mode on: with inputs or parameters that "
+        "require grad (a loaded module's do) the executor takes the autodiff path, where the "
+        "pass does not run (C++: torch::NoGradGuard or c10::InferenceMode; Python: "
+        "torch.no_grad() or torch.inference_mode())");
   }
   if (reasons.empty()) {
-    reasons.emplace_back(
-        s.graphs_seen == 0 ? "no graph has been optimized while the pass was on (a graph is "
-                             "profiled on its first call and optimized on its second)"
-                           : "the graphs seen had nothing to specialize (see stats())");
+    if (s.graphs_seen > 0) {
+      reasons.emplace_back("the graphs seen had nothing to specialize (see stats())");
+    } else if (s.uses_profiled == 0) {
+      reasons.emplace_back(
+          "no graph has been optimized while the pass was on (a graph is profiled on its "
+          "first call and optimized on its second; graph-executor optimization, a per-thread "
+          "switch, may also be off on the threads that ran the model: Triton's "
+          "DISABLE_OPTIMIZED_EXECUTION=true)");
+    } else {
+      reasons.emplace_back(
+          "graphs were profiled but none optimized yet (a graph is optimized on its second call)");
+    }
   }
   return reasons;
 }

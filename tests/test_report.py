@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILING_OFF = "the profiling executor's profiling is off"
 LEGACY = "the legacy executor is in use"
 OPTIMIZE_OFF = "graph-executor optimization is off"
-GRAD_ON = "profiled in calls with grad mode on"
+GRAD_ON = "graphs were profiled in calls with grad mode on"
 NOTHING_YET = "no graph has been optimized while the pass was on"
 REASONS = (PROFILING_OFF, LEGACY, OPTIMIZE_OFF, GRAD_ON, NOTHING_YET)
 

@@ -19,6 +19,7 @@ PY=${PYTHON:-python}
 command -v "$PY" >/dev/null || PY=python3
 OUT=${GPU_CHECK_OUT:-build/gpu-check}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 say() { echo "gpu-check: $*" | tee -a "$SUMMARY"; }
@@ -49,7 +50,7 @@ status=0
 
 # 1. the build, in place (torch_optspec/_C*.so and torch_optspec/lib/)
 jobs=${MAX_JOBS:-$(nproc)}
-if MAX_JOBS=$jobs TORCH_OPTSPEC_CMAKE_BUILD_DIR=$PWD/$OUT/cmake \
+if MAX_JOBS=$jobs TORCH_OPTSPEC_CMAKE_BUILD_DIR=$OUT/cmake \
     "$PY" setup.py build_ext --inplace >"$OUT/build.log" 2>&1; then
   say "build: ok ($(( $(date +%s) - t0 )) s, $jobs jobs)"
 else

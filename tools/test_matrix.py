@@ -295,15 +295,17 @@ def main():
     previous = {}
     if os.path.exists(results_json):
         previous = {r["name"]: r for r in json.load(open(results_json))}
+    this_run = []
     for entry in entries:
         row = run_entry(*entry, args)
         row["date"] = time.strftime("%Y-%m-%d %H:%M")
         previous[row["name"]] = row
+        this_run.append(row)
         rows = [previous[e[0]] for e in MATRIX if e[0] in previous]
         json.dump(rows, open(results_json, "w"), indent=1)
         open(os.path.join(OUT, "results.md"), "w").write(render(rows))
     print(open(os.path.join(OUT, "results.md")).read())
-    failed = [r for r in rows if r["status"] not in ("passed", "venv ready")]
+    failed = [r for r in this_run if r["status"] not in ("passed", "venv ready")]
     return 1 if failed else 0
 
 

@@ -24,19 +24,35 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
 #define LIBTORCH_SONAME "libtorch_cpu.so"
 #define LIBRARY_NAME "libtorch_optspec.so"
 
+/* dl_iterate_phdr callback: is this loaded object LibTorch's CPU library?
+ * (A walk over what is loaded: no file-system search, no dlerror() state
+ * left behind, unlike a dlopen(RTLD_NOLOAD) probe.) */
+static int is_libtorch(struct dl_phdr_info* info, size_t size, void* found) {
+  (void)size;
+  const char* name = info->dlpi_name;
+  if (name != NULL && name[0] != '\0') {
+    const char* slash = strrchr(name, '/');
+    if (strcmp(slash ? slash + 1 : name, LIBTORCH_SONAME) == 0) {
+      *(int*)found = 1;
+      return 1; /* stops the walk */
+    }
+  }
+  return 0;
+}
+
 static void load_if_libtorch(void) {
-  /* RTLD_NOLOAD: a handle only if an object with that soname is loaded. */
-  void* libtorch = dlopen(LIBTORCH_SONAME, RTLD_LAZY | RTLD_NOLOAD);
-  if (libtorch == NULL) {
+  int found = 0;
+  dl_iterate_phdr(is_libtorch, &found);
+  if (!found) {
     return;
   }
-  dlclose(libtorch); /* drops the reference RTLD_NOLOAD took, nothing else */
 
   Dl_info self;
   if (dladdr((void*)&load_if_libtorch, &self) == 0 || self.dli_fname == NULL) {

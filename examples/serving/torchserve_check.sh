@@ -29,21 +29,22 @@ if [[ ! -f torch_optspec/_build_info.py ]]; then
   echo "torchserve_check: build the package first (make build)" >&2
   exit 1
 fi
-TORCH=$(.venv/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
+BUILD_PY=${VENV:-.venv}/bin/python   # the environment the checkout was built in (make build)
+TORCH=$("$BUILD_PY" -c "import torch; print(torch.__version__.split('+')[0])")
 
 mkdir -p "$WORK"
-VENV=$WORK/venv
-if [[ ! -f $VENV/.deps ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet --no-deps --no-index "torch==$TORCH" 2>/dev/null \
-    || "$VENV/bin/pip" install --quiet --no-deps "torch==$TORCH" --extra-index-url https://download.pytorch.org/whl/cpu
-  "$VENV/bin/pip" install --quiet "torch==$TORCH" torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml numpy
-  touch "$VENV/.deps"
+TS_VENV=$WORK/venv
+if [[ ! -f $TS_VENV/.deps ]]; then
+  python3 -m venv "$TS_VENV"
+  "$TS_VENV/bin/pip" install --quiet --upgrade pip
+  "$TS_VENV/bin/pip" install --quiet --no-deps --no-index "torch==$TORCH" 2>/dev/null \
+    || "$TS_VENV/bin/pip" install --quiet --no-deps "torch==$TORCH" --extra-index-url https://download.pytorch.org/whl/cpu
+  "$TS_VENV/bin/pip" install --quiet "torch==$TORCH" torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml numpy
+  touch "$TS_VENV/.deps"
 fi
-SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+SITE=$("$TS_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$ROOT" >"$SITE/torch_optspec-dev.pth"
-export PATH=$VENV/bin:$PATH
+export PATH=$TS_VENV/bin:$PATH
 
 # the model: scripted, an Optional[Tensor] argument, and its expected outputs
 rm -rf "$WORK/model_store" "$WORK/logs" "$WORK/expected.json"
@@ -94,13 +95,21 @@ trap stop EXIT
 torchserve --start --ncs --model-store model_store --models masked=masked.mar \
   --ts-config config.properties --disable-token-auth >"$WORK/torchserve.out" 2>&1
 
+ready=0
 for _ in $(seq 1 120); do
-  if curl -sf "http://127.0.0.1:$PORT/ping" | grep -q Healthy; then
-    # the model is registered once its worker is up
-    curl -sf "http://127.0.0.1:$MGMT_PORT/models/masked" | grep -q '"status": "READY"' && break
+  ping=$(curl -sf "http://127.0.0.1:$PORT/ping" || true)
+  # the model is registered once its worker is up
+  model=$(curl -sf "http://127.0.0.1:$MGMT_PORT/models/masked" || true)
+  if [[ $ping == *Healthy* && $model == *'"status": "READY"'* ]]; then
+    ready=1
+    break
   fi
   sleep 1
 done
+if [[ $ready != 1 ]]; then
+  echo "torchserve_check: TorchServe or its worker not ready after 120 s (see $WORK/logs)" >&2
+  exit 1
+fi
 
 python - "$PORT" <<'EOF'
 import json, sys, urllib.request
@@ -130,7 +139,9 @@ print("torchserve_check: 6 requests (mask given / left out) match eager")
 EOF
 
 lines=$(grep -h "torch_optspec" logs/model_log.log || true)
-echo "$lines" | tail -3
-echo "$lines" | grep -q "specialized [1-9]" \
-  || { echo "torchserve_check: the handler's log shows no specialized graph" >&2; exit 1; }
+tail -3 <<<"$lines"
+if ! [[ $lines =~ specialized\ [1-9] ]]; then
+  echo "torchserve_check: the handler's log shows no specialized graph" >&2
+  exit 1
+fi
 echo "torchserve_check: ok (TorchServe 0.12.0, torch $TORCH)"

@@ -160,9 +160,9 @@ TORCH_OPTSPEC_API bool get_summary_at_exit();
   X(emission_barriers,                                                         \
     "no-ops put after loops in plans made with the pass on (interpreter)")    \
   X(uses_profiled,                                                             \
-    "reads of Optional[Tensor] inputs instrumented for profiling while enabled") \
+    "profiling checks that instrumented a read of an Optional[Tensor] input")   \
   X(uses_profiled_with_grad,                                                   \
-    "of those, instrumented during a call with grad mode on (report())")
+    "of those, made during a call with grad mode on (report())")
 
 struct Stats {
 #define TORCH_OPTSPEC_STAT_FIELD(name, doc) uint64_t name = 0;
