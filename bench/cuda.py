@@ -202,6 +202,24 @@ def states_for(on_names) -> dict:
 
 # ------------------------------------------------------------------ parts ---
 
+def warm_up(calls: dict, reference, row: dict, device: str, warm_calls: int, count_groups: bool):
+    """Each variant's first calls under its own pass state; then its plan's
+    fusion groups (the op lists, or their number with count_groups) and
+    prim::If count, and its max error against `reference`. No grad."""
+    for vname, fn in calls.items():
+        with torch_optspec.enabled(vname == "optspec"):
+            for _ in range(warm_calls):
+                out = fn()
+            sync(device)
+            if vname != "eager":
+                g = torch.jit.last_executed_optimized_graph()
+                groups = plan_groups(g)
+                row["groups"][vname] = (None if groups is None else len(groups)) if count_groups \
+                    else groups
+                row["plans"][vname] = {"prim_if": count_nodes(g, "prim::If")}
+        row["max_abs_err"][vname] = max_err(out, reference)
+
+
 def report_rows(device, dtypes, shape, rounds, block_s, warm_calls):
     rows = []
     torch.manual_seed(0)
@@ -223,16 +241,7 @@ def report_rows(device, dtypes, shape, rounds, block_s, warm_calls):
                 reference = eager(*args)
                 calls = {"eager": lambda: eager(*args), "stock": lambda: stock(*args),
                          "optspec": lambda: optspec(*args), "twin": lambda: twin(*args)}
-                for vname, fn in calls.items():
-                    with torch_optspec.enabled(vname == "optspec"):
-                        for _ in range(warm_calls):
-                            out = fn()
-                        sync(device)
-                        if vname != "eager":
-                            g = torch.jit.last_executed_optimized_graph()
-                            row["groups"][vname] = plan_groups(g)
-                            row["plans"][vname] = {"prim_if": count_nodes(g, "prim::If")}
-                    row["max_abs_err"][vname] = max_err(out, reference)
+                warm_up(calls, reference, row, device, warm_calls, count_groups=False)
                 t = time_variants(calls, rounds, block_s, device, states_for(["optspec"]))
             row.update(t)
             row["ratio_optspec_vs_stock"] = ratio(t["samples_s"], "optspec", "stock")
@@ -322,17 +331,7 @@ def bert_rows(device, dtypes, layers, hidden, heads, batch, seq, rounds, block_s
             row = {"name": name, "part": "bert no-grad", "groups": {}, "plans": {}, "max_abs_err": {}}
             with torch.no_grad():
                 reference = model(*args)
-                for vname, fn in calls.items():
-                    with torch_optspec.enabled(vname == "optspec"):
-                        for _ in range(warm_calls):
-                            out = fn()
-                        sync(device)
-                        if vname != "eager":
-                            g = torch.jit.last_executed_optimized_graph()
-                            groups = plan_groups(g)
-                            row["groups"][vname] = None if groups is None else len(groups)
-                            row["plans"][vname] = {"prim_if": count_nodes(g, "prim::If")}
-                    row["max_abs_err"][vname] = max_err(out, reference)
+                warm_up(calls, reference, row, device, warm_calls, count_groups=True)
                 t = time_variants(calls, rounds, block_s, device, states_for(["optspec"]))
             row.update(t)
             for a, b in (("optspec", "stock"), ("optspec", "twin"), ("twin", "stock"),

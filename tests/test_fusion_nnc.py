@@ -1,4 +1,4 @@
-"""End to end: the report's module (../shared/reference/optional-fusion-post.md)
+"""End to end: the report's module (docs/report.md)
 scripted unmodified, NNC on CPU, under torch.no_grad()."""
 from typing import Optional
 

@@ -49,24 +49,11 @@ export PATH=$TS_VENV/bin:$PATH
 # the model: scripted, an Optional[Tensor] argument, and its expected outputs
 rm -rf "$WORK/model_store" "$WORK/logs" "$WORK/expected.json"
 mkdir -p "$WORK/model_store"
-# (a file: torch.jit.script reads the model's source)
-cat >"$WORK/save_model.py" <<'EOF'
+python - "$WORK" "$ROOT/examples/serving" <<'EOF'
 import json, os, sys
-from typing import Optional
+sys.path.insert(0, sys.argv[2])
 import torch
-
-class Masked(torch.nn.Module):  # an attention-score idiom with an Optional mask
-    def __init__(self):
-        super().__init__()
-        self.embed = torch.nn.Embedding(50, 8)
-
-    def forward(self, input_ids: torch.Tensor,
-                attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        h = self.embed(input_ids)
-        scores = h @ h.transpose(-1, -2) / 8.0
-        if attention_mask is not None:
-            scores = scores + (1.0 - attention_mask[:, None, :].to(scores.dtype)) * -10000.0
-        return torch.softmax(scores, dim=-1)
+from masked_model import Masked  # a file: torch.jit.script reads the model's source
 
 work = sys.argv[1]
 torch.manual_seed(0)
@@ -78,7 +65,6 @@ with torch.no_grad():
                 "none": model(torch.tensor(ids)).tolist()}
 json.dump({"ids": ids, "mask": mask, "expected": expected}, open(os.path.join(work, "expected.json"), "w"))
 EOF
-python "$WORK/save_model.py" "$WORK"
 torch-model-archiver --model-name masked --version 1 --serialized-file "$WORK/masked.pt" \
   --handler examples/serving/torchserve_handler.py --export-path "$WORK/model_store" --force
 
