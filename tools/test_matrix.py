@@ -171,11 +171,14 @@ def parse_pytest(text):
 
 
 def parse_ctest(text):
-    m = re.findall(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)", text)
+    # "95% tests passed, 1 tests failed out of 21"; newer CTest prints
+    # "100% tests passed out of 24" when none failed
+    m = re.findall(r"(\d+)% tests passed(?:, (\d+) tests failed)? out of (\d+)", text)
     if not m:
         return None
-    _, failed, total = (int(x) for x in m[-1])
-    return {"passed": total - failed, "failed": failed}
+    _, failed, total = m[-1]
+    failed = int(failed or 0)
+    return {"passed": int(total) - failed, "failed": failed}
 
 
 def run_entry(name, requirement, python, kind, args):
