@@ -257,7 +257,11 @@ def test_bert_port_decoder_cache_matches_hf(hf_decoders, cross):
             assert len(got.cross_attentions) == len(ref.cross_attentions)
             for a, b in zip(got.cross_attentions, ref.cross_attentions):
                 assert (a - b).abs().max() <= 1e-5
-        ref2 = hf(step_ids, attention_mask=step_mask, cache=cache, use_cache=True, **extra)
+        # the cache argument's name: `cache` in recent transformers 5.x,
+        # `past_key_values` before (5.20 on Python 3.10 here)
+        import inspect
+        cache_arg = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
+        ref2 = hf(step_ids, attention_mask=step_mask, use_cache=True, **{cache_arg: cache}, **extra)
         got2 = scripted(step_ids, attention_mask=step_mask, past_key_values=got.past_key_values,
                         **extra)
         close_to_hf(got2, ref2)
