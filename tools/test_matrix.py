@@ -302,6 +302,10 @@ def main():
     for entry in entries:
         row = run_entry(*entry, args)
         row["date"] = time.strftime("%Y-%m-%d %H:%M")
+        # another run may have written rows meanwhile: merge with the file
+        if os.path.exists(results_json):
+            previous = {**{r["name"]: r for r in json.load(open(results_json))}, **{
+                r["name"]: r for r in this_run}}
         previous[row["name"]] = row
         this_run.append(row)
         rows = [previous[e[0]] for e in MATRIX if e[0] in previous]
