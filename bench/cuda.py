@@ -155,22 +155,22 @@ def max_err(a, b) -> float:
     return float((a.float() - b.float()).abs().max())
 
 
-def time_variants(variants: dict, rounds: int, block_s: float, device: str, states: dict) -> dict:
+def time_variants(variants: dict, rounds: int, block_s: float, with_pass=("optspec",)) -> dict:
     """Seconds per call of each variant: blocks of n calls, the variants in a
-    rotating order within each round."""
-    def block(fn, n):
-        with states.get(name_of[fn], torch_optspec.enabled(False)):
-            timer = tbench.Timer(stmt="fn()", globals={"fn": fn})
-            return timer.timeit(n).mean
+    rotating order within each round, each block under its variant's pass
+    state (functions the pass emits compile lazily under the calling
+    thread's state). torch.utils.benchmark synchronizes CUDA."""
+    def block(name, n):
+        with torch_optspec.enabled(name in with_pass):
+            return tbench.Timer(stmt="fn()", globals={"fn": variants[name]}).timeit(n).mean
 
-    name_of = {fn: name for name, fn in variants.items()}
-    per_call = max(block(fn, 1) for fn in variants.values())
-    number = max(1, int(block_s / max(per_call, 1e-7)))
     names = list(variants)
+    per_call = max(block(name, 1) for name in names)
+    number = max(1, int(block_s / max(per_call, 1e-7)))
     samples = {n: [] for n in names}
     for r in range(rounds):
         for n in names[r % len(names):] + names[:r % len(names)]:
-            samples[n].append(block(variants[n], number))
+            samples[n].append(block(n, number))
     return {"calls_per_block": number, "samples_s": samples}
 
 
@@ -179,25 +179,6 @@ def ratio(samples: dict, a: str, b: str):
         return None
     per_round = [x / y for x, y in zip(samples[a], samples[b])]
     return {"median": statistics.median(per_round), "min": min(per_round), "max": max(per_round)}
-
-
-class _PassState:
-    """torch_optspec's state for one variant's calls (functions the pass emits
-    compile lazily under the calling thread's state)."""
-
-    def __init__(self, on: bool):
-        self.on = on
-
-    def __enter__(self):
-        self.cm = torch_optspec.enabled(self.on)
-        return self.cm.__enter__()
-
-    def __exit__(self, *exc):
-        return self.cm.__exit__(*exc)
-
-
-def states_for(on_names) -> dict:
-    return {n: _PassState(True) for n in on_names}
 
 
 # ------------------------------------------------------------------ parts ---
@@ -242,7 +223,7 @@ def report_rows(device, dtypes, shape, rounds, block_s, warm_calls):
                 calls = {"eager": lambda: eager(*args), "stock": lambda: stock(*args),
                          "optspec": lambda: optspec(*args), "twin": lambda: twin(*args)}
                 warm_up(calls, reference, row, device, warm_calls, count_groups=False)
-                t = time_variants(calls, rounds, block_s, device, states_for(["optspec"]))
+                t = time_variants(calls, rounds, block_s)
             row.update(t)
             row["ratio_optspec_vs_stock"] = ratio(t["samples_s"], "optspec", "stock")
             row["ratio_optspec_vs_twin"] = ratio(t["samples_s"], "optspec", "twin")
@@ -296,7 +277,7 @@ def report_grad_rows(device, dtype, shape, rounds, block_s, warm_calls):
         row["max_abs_err"][vname] = max(max_err(y.detach(), ref_y), max_err(x.grad, ref_gx),
                                         max_err(mask.grad, ref_gm))
     calls = {n: (lambda m=m: step(m)) for n, m in variants.items()}
-    t = time_variants(calls, rounds, block_s, device, states_for(["optspec"]))
+    t = time_variants(calls, rounds, block_s)
     row.update(t)
     for a in ("optspec", "artifact", "twin"):
         row[f"ratio_{a}_vs_stock"] = ratio(t["samples_s"], a, "stock")
@@ -332,7 +313,7 @@ def bert_rows(device, dtypes, layers, hidden, heads, batch, seq, rounds, block_s
             with torch.no_grad():
                 reference = model(*args)
                 warm_up(calls, reference, row, device, warm_calls, count_groups=True)
-                t = time_variants(calls, rounds, block_s, device, states_for(["optspec"]))
+                t = time_variants(calls, rounds, block_s)
             row.update(t)
             for a, b in (("optspec", "stock"), ("optspec", "twin"), ("twin", "stock"),
                          ("optspec", "eager")):

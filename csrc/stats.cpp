@@ -89,7 +89,9 @@ void recordGraphSeen() {
 
 void recordProfiledUse(bool grad_mode) {
   add(k_uses_profiled);
-  add(k_uses_profiled_with_grad, grad_mode ? 1 : 0);
+  if (grad_mode) {
+    add(k_uses_profiled_with_grad);
+  }
 }
 
 void recordPlan(const SpecializationPlan& plan) {

@@ -131,20 +131,22 @@ class ExplainReport:
         if self.before_error is not None:
             lines.append(f"  stock TorchScript (the pass off) fails on this example: {self.before_error}")
             lines.append("  (only the pass's side is shown)")
-        before = self.before
         lines.append("  optimized plan            before  after")
 
-        def b(field):
-            return "fails" if before is None else getattr(before, field)
-        rows = [("prim::If (model control)", b("prim_if"), self.after.prim_if),
-                ("prim::unchecked_cast", b("unchecked_cast"), self.after.unchecked_cast),
-                ("aten::__is__/__isnot__", b("none_checks"), self.after.none_checks),
-                ("fusion groups", b("fusion_total"), self.after.fusion_total)]
-        kinds = sorted(set(before.fusion_groups if before else {}) | set(self.after.fusion_groups))
-        rows += [(f"  {k}", before.fusion_groups.get(k, 0) if before else "fails",
-                  self.after.fusion_groups.get(k, 0)) for k in kinds]
-        for name, bv, av in rows:
-            lines.append(f"    {name:<24} {bv:>6}  {av:>5}")
+        def counts(summary):  # one column: "fails" where stock failed
+            if summary is None:
+                return lambda get: "fails"
+            return lambda get: get(summary)
+        before, after = counts(self.before), counts(self.after)
+        kinds = sorted(set(self.before.fusion_groups if self.before else {})
+                       | set(self.after.fusion_groups))
+        rows = [("prim::If (model control)", lambda g: g.prim_if),
+                ("prim::unchecked_cast", lambda g: g.unchecked_cast),
+                ("aten::__is__/__isnot__", lambda g: g.none_checks),
+                ("fusion groups", lambda g: g.fusion_total)]
+        rows += [(f"  {k}", lambda g, k=k: g.fusion_groups.get(k, 0)) for k in kinds]
+        for name, get in rows:
+            lines.append(f"    {name:<24} {before(get):>6}  {after(get):>5}")
         if self.after.pending:
             lines.append(f"  not compiled yet: {self.after.pending} outlined plan(s) on the fast path "
                          "(counted as empty above); run more calls")

@@ -562,10 +562,10 @@ TORCH_OPTSPEC_API bool onednnPrePassRegistered();
 // This thread's override (-1: none, 0: off, 1: on) and the global switch,
 // each alone (is_enabled() combines them).
 int8_t threadOverride();
+bool globalEnabled();
 // The TORCH_OPTSPEC_* variables (env.cpp), applied when the library is
 // loaded; true when TORCH_OPTSPEC_ENABLE enabled the pass.
 bool applyEnvironmentSettings();
-bool globalEnabled();
 
 // ---- internal: counters and the per-thread result log (stats.cpp) ----------
 
