@@ -288,3 +288,66 @@ def test_bert_without_mask_and_torch_nn_attention_run_under_onednn(tmp_path):
     for k in ("bert_on", "mha_on", "enc_on"):
         assert r[k].get("ok") is True, (k, r)
     assert r["bert_on"]["groups"] >= r["bert_twin"]["groups"] > 0, r
+
+
+def test_models_not_frozen_run_under_onednn(tmp_path):
+    """oneDNN Graph on a module that is not frozen (its weights read with
+    prim::GetAttr). The BERT port with a mask runs stock; with the pass the
+    specialized attention became one straight-line block whose softmax an
+    `if output_attentions:` also returns, a read oneDNN's partitioner does not
+    see: the 7th call failed ("LLGA subgraph should contain only one
+    partition"). nn.MultiheadAttention and nn.TransformerEncoder fail stock
+    (bad optional access) and, with the pass, met DeferSizeCheck's "Schema not
+    found for node". With the pass every call runs and equals eager."""
+    r = run_script(tmp_path, f"""
+        import json, sys
+        sys.path.insert(0, {ROOT!r})
+        import torch
+        from torch import nn
+        import torch_optspec
+        from bench.models.bert import BertConfigLite, BertModel, make_inputs, random_weights
+
+        torch.jit.enable_onednn_fusion(True)
+        torch.manual_seed(0)
+        cfg = BertConfigLite(vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=128, max_position_embeddings=40)
+        bert = random_weights(BertModel(cfg)).eval()
+        inputs = make_inputs(2, 16, cfg.vocab_size)
+        mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+        enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
+                                    2, enable_nested_tensor=False).eval()
+        x = torch.randn(2, 16, 32)
+        pad = torch.zeros(2, 16, dtype=torch.bool)
+        pad[1, 10:] = True
+
+        def run(model, args, kwargs, on):
+            s = torch.jit.script(model)  # not frozen
+            want = model(*args, **kwargs)
+            want = want[0] if isinstance(want, tuple) else want
+            calls = 0
+            try:
+                with torch.no_grad(), torch_optspec.enabled(on):
+                    for _ in range(12):
+                        got = s(*args, **kwargs)
+                        got = got[0] if isinstance(got, tuple) else got
+                        if not torch.allclose(got, want, atol=1e-5):
+                            return {{"wrong": calls}}
+                        calls += 1
+            except RuntimeError as e:
+                lines = [ln for ln in str(e).splitlines() if ln.strip()]
+                return {{"error": lines[-1] if lines else "?", "calls": calls}}
+            return {{"ok": calls}}
+
+        bert_args = ((inputs["input_ids"],), {{"attention_mask": inputs["attention_mask"]}})
+        out = {{
+            "bert_stock": run(bert, *bert_args, False), "bert_on": run(bert, *bert_args, True),
+            "mha_stock": run(mha, (x, x, x), {{}}, False), "mha_on": run(mha, (x, x, x), {{}}, True),
+            "enc_stock": run(enc, (x,), {{"src_key_padding_mask": pad}}, False),
+            "enc_on": run(enc, (x,), {{"src_key_padding_mask": pad}}, True),
+        }}
+        print(json.dumps(out))
+    """)
+    assert r["bert_stock"] == {"ok": 12}, r
+    assert "error" in r["mha_stock"] and "error" in r["enc_stock"], r
+    for k in ("bert_on", "mha_on", "enc_on"):
+        assert r[k] == {"ok": 12}, (k, r)

@@ -159,6 +159,34 @@ CASES = {
                 return z + o
         """,
         "[(x, x * 2.0)] * 3"),
+    "read_in_if_block": (
+        "LLGA subgraph should contain only one partition: a value read inside "
+        "an If looks internal to its partition",
+        """
+        class M(torch.nn.Module):
+            def forward(self, y, keep: bool):
+                q = y.unsqueeze(0)
+                p = torch.softmax(torch.matmul(q, q.transpose(-1, -2)) * 0.5, -1)
+                o = torch.matmul(p, q)
+                probs: Optional[torch.Tensor] = None
+                if keep:
+                    probs = p
+                return o, probs
+        """,
+        "[(x, False), (x, False), (x, True)]"),
+    "size_of_value_a_block_returns": (
+        "Schema not found for node: DeferSizeCheck asks a block's return for its operator",
+        """
+        class M(torch.nn.Module):
+            def forward(self, y, flag: bool):
+                n = y.size()
+                if flag:
+                    z = y
+                else:
+                    z = torch.relu(y)
+                return z * float(n[0])
+        """,
+        "[(x, True)] * 3"),
     "multihead_attention": (
         "bad optional access: torch.nn.MultiheadAttention's never-taken branches",
         None,  # torch.nn.MultiheadAttention(4, 2, batch_first=True), need_weights=True
@@ -197,6 +225,16 @@ def same(a, b):
             and torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-5))
 
 
+def reason(e):
+    """The line of a TorchScript error that says what failed (its message
+    ends with a traceback, or with the whole graph)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("Schema not found", "LLGA subgraph")):
+            return ln
+    return lines[-1] if lines else type(e).__name__
+
+
 def run_case(name, optspec):
     """0 when every call matches eager; 1 (with the reason printed) otherwise."""
     model = build(name)
@@ -214,7 +252,7 @@ def run_case(name, optspec):
             try:
                 got = scripted(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
             except Exception as e:  # noqa: BLE001 - the failure being reproduced
-                print(f"call {k}: {type(e).__name__}: {str(e).strip().splitlines()[-1]}")
+                print(f"call {k}: {type(e).__name__}: {reason(e)}")
                 return 1
             want = model(*args)
             if not same(got, want):

@@ -48,7 +48,20 @@
 //  - an add of a tensor of the same rank to a layer_norm's result (constant
 //    or not, unless made by a matmul/linear, which oneDNN fuses the add with
 //    instead): fused into one partition that returns a wrong result when the
-//    add ends the partition (off by O(1)).
+//    add ends the partition (off by O(1));
+//  - reads inside a nested block are invisible to it: the graph it partitions
+//    holds the top-level nodes with their own inputs only (graph_helper.cpp),
+//    so a value that an op of a partition reads and that an If/Loop body
+//    also reads looks internal to the partition. oneDNN may then pick a
+//    pattern that cannot return it (matmul-softmax-matmul whose softmax an
+//    `if output_attentions:` returns); the fusion group returns it anyway,
+//    and the kernel, partitioning its own subgraph again, finds two
+//    partitions: "LLGA subgraph should contain only one partition" when the
+//    plan is compiled, so every call fails from then on.
+// and, in every block, DeferSizeCheck (defer_size_check.cpp): for each
+// aten::size(x) -> int[] whose x has other uses, it asks every other user of
+// x for its operator; a user that has none (a block's prim::Return, a
+// prim::Loop) throws "Schema not found for node. File a bug report.".
 //
 // The stage rewrites those nodes into nodes that compute the same values with
 // the same ATen kernels and that the bridge does not match:
@@ -61,7 +74,13 @@
 //     ones converted to x's dtype and device (ATen computes the same bits,
 //     and oneDNN Graph fuses it);
 //   any other unsafe layer_norm -> aten::native_layer_norm, output 0 (what
-//     layer_norm calls).
+//     layer_norm calls);
+//   a top-level tensor read inside a nested block, and read by a top-level
+//     node too: the nested reads read torch_optspec::block_read(v) instead,
+//     a top-level node returning v itself that the bridge sees (as an op it
+//     does not fuse), so v leaves any partition as an output;
+//   aten::size(x) -> int[] where a user of x has no operator ->
+//     torch_optspec::size (x.sizes()), which DeferSizeCheck does not match.
 // A renamed node is only left out of oneDNN's partitions. Types are read as
 // the bridge will see them: after torch's RemoveProfileNodesAndSpecializeTypes
 // (the bridge's first step), run here on a copy of the graph.
@@ -103,6 +122,14 @@ const c10::Symbol& silu() {
 }
 const c10::Symbol& linear() {
   static const auto s = c10::Symbol::fromQualString("torch_optspec::linear");
+  return s;
+}
+const c10::Symbol& size() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::size");
+  return s;
+}
+const c10::Symbol& block_read() {
+  static const auto s = c10::Symbol::fromQualString("torch_optspec::block_read");
   return s;
 }
 } // namespace sym
@@ -694,20 +721,130 @@ void toNativeLayerNorm(Graph& graph, Node* n, BridgeTypes& types) {
   n->destroy();
 }
 
+
+// ---- reads the bridge cannot see ---------------------------------------------
+
+// The reads of `v` as the bridge will see them once prim::profile nodes are
+// gone: `nested` gets the uses of `v` (or of a top-level profile of it) by a
+// node inside a nested block; `visible` counts the reads by other top-level
+// nodes (the graph's return excluded: oneDNN takes an unread value as an
+// output anyway).
+void bridgeReads(Value* v, Block* top, std::vector<torch::jit::Use>& nested,
+                 size_t& visible) {
+  for (const torch::jit::Use& u : v->uses()) {
+    Node* user = u.user;
+    if (user->owningBlock() != top) {
+      nested.push_back(u);
+    } else if (user->kind() == c10::prim::profile) {
+      bridgeReads(user->output(), top, nested, visible);
+    } else if (user != top->return_node()) {
+      ++visible;
+    }
+  }
+}
+
+// The top-level node that holds `n` (n itself when it is one).
+Node* topLevelAncestor(Node* n, Block* top) {
+  while (n->owningBlock() != top) {
+    n = n->owningBlock()->owningNode();
+  }
+  return n;
+}
+
+// Each top-level tensor that a top-level node and a nested block both read:
+// the nested reads go through torch_optspec::block_read, inserted before the
+// first top-level node holding one of them. Returns how many were inserted.
+size_t exposeNestedReads(Graph& graph, const BridgeTypes& types) {
+  Block* top = graph.block();
+  size_t inserted = 0;
+  std::vector<Node*> nodes(top->nodes().begin(), top->nodes().end());
+  for (Node* n : nodes) {
+    if (n->kind() == c10::prim::profile || n->kind() == c10::prim::Constant) {
+      continue;
+    }
+    for (Value* v : n->outputs()) {
+      if (!v->type()->isSubtypeOf(TensorType::get())) {
+        continue;
+      }
+      std::vector<torch::jit::Use> nested;
+      size_t visible = 0;
+      bridgeReads(v, top, nested, visible);
+      if (nested.empty() || visible == 0) {
+        continue;
+      }
+      // One reader per value read (v, or a top-level profile of it).
+      std::unordered_map<Value*, std::vector<torch::jit::Use>> byValue;
+      for (const auto& u : nested) {
+        byValue[u.user->input(u.offset)].push_back(u);
+      }
+      for (auto& [read, uses] : byValue) {
+        Node* first = nullptr;
+        for (const auto& u : uses) {
+          Node* a = topLevelAncestor(u.user, top);
+          if (!first || a->isBefore(first)) {
+            first = a;
+          }
+        }
+        Node* reader = graph.create(sym::block_read(), {read});
+        reader->insertBefore(first);
+        // Typed as the bridge sees `read`, so that nested ops keep their dtype.
+        c10::TensorTypePtr t = types.tensor(read);
+        reader->output()->setType(t ? c10::TypePtr(t) : read->type());
+        for (const auto& u : uses) {
+          u.user->replaceInput(u.offset, reader->output());
+        }
+        GRAPH_UPDATE("Nested reads of %", read->debugName(), " (", uses.size(),
+                     ", first in ", first->kind().toQualString(),
+                     ") now read torch_optspec::block_read: the partitioner "
+                     "sees that value leave its partition");
+        ++inserted;
+      }
+    }
+  }
+  return inserted;
+}
+
+// ---- aten::size and DeferSizeCheck -------------------------------------------
+
+// Whether some user of `x` other than `self`, as the bridge will see it
+// (prim::profile nodes looked through), has no operator.
+bool readByNodeWithoutOperator(Value* x, const Node* self) {
+  for (const torch::jit::Use& u : x->uses()) {
+    if (u.user == self) {
+      continue;
+    }
+    if (u.user->kind() == c10::prim::profile) {
+      if (readByNodeWithoutOperator(u.user->output(), self)) {
+        return true;
+      }
+    } else if (!u.user->maybeOperator()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isSizeList(const Node* n) {
+  return n->kind() == c10::aten::size && n->inputs().size() == 1 &&
+      n->outputs().size() == 1 &&
+      n->output()->type()->isSubtypeOf(*c10::ListType::ofInts());
+}
+
 } // namespace
 
 // ---- the stage ------------------------------------------------------------------
 
 size_t FuserSafetyResult::total() const {
   return binary_renamed + silu_renamed + linear_renamed + layer_norm_filled +
-      layer_norm_native;
+      layer_norm_native + nested_reads_exposed + size_renamed;
 }
 
 std::string FuserSafetyResult::describe() const {
   std::ostringstream out;
   out << "binary=" << binary_renamed << " silu=" << silu_renamed
       << " linear=" << linear_renamed << " layer_norm_filled=" << layer_norm_filled
-      << " layer_norm_native=" << layer_norm_native;
+      << " layer_norm_native=" << layer_norm_native
+      << " nested_reads=" << nested_reads_exposed << " size=" << size_renamed;
   if (!exact_types) {
     out << " inexact_types";
   }
@@ -719,6 +856,11 @@ namespace {
 struct SafetyPass {
   SafetyPass(Graph& graph) : graph_(graph), types_(graph) {
     result_.exact_types = types_.exact();
+  }
+
+  // Before run(): the partitioned block's values read in nested blocks.
+  void exposeReads() {
+    result_.nested_reads_exposed = exposeNestedReads(graph_, types_);
   }
 
   void run(Block* block) {
@@ -741,6 +883,13 @@ struct SafetyPass {
         } else {
           GRAPH_DEBUG("Left alone (no same-kernel overload), ", why, ": ", before);
         }
+      } else if (isSizeList(n) &&
+                 readByNodeWithoutOperator(BridgeTypes::source(n->input(0)), n)) {
+        std::string before = toLine(n);
+        renameNode(n, sym::size(), types_);
+        GRAPH_UPDATE("Renamed to torch_optspec::size, its input has a user without "
+                     "an operator (DeferSizeCheck would throw): ", before);
+        ++result_.size_renamed;
       } else if (n->kind() == c10::aten::silu && n->inputs().size() == 1) {
         std::string why = unsafeSilu(n, types_, top_level);
         if (!why.empty()) {
@@ -843,6 +992,7 @@ struct SafetyPass {
 
 FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph) {
   SafetyPass pass(*graph);
+  pass.exposeReads();
   pass.run(graph->block());
   FuserSafetyResult r = pass.result();
   if (r.total() > 0) {
@@ -901,6 +1051,18 @@ void registerFuserSafetyOperators() {
             auto input = pop(stack).toTensor();
             push(stack, at::linear(input, weight, bias));
           },
+          from_schema),
+      Operator(
+          "torch_optspec::size(Tensor self) -> int[]",
+          [](Stack& stack) {
+            auto self = pop(stack).toTensor();
+            push(stack, self.sizes().vec());
+          },
+          from_schema),
+      // v itself: a read the partitioner sees (exposeNestedReads).
+      Operator(
+          "torch_optspec::block_read(Tensor(a) self) -> Tensor(a)",
+          [](Stack& /*stack*/) {},
           from_schema),
       Operator(
           "torch_optspec::silu(Tensor self) -> Tensor",

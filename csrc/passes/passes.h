@@ -332,10 +332,12 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
   size_t linear_renamed = 0;    // linear with an Optional bias -> torch_optspec::linear
   size_t layer_norm_filled = 0; // None weight/bias -> ones/zeros constants
   size_t layer_norm_native = 0; // layer_norm -> aten::native_layer_norm
+  size_t nested_reads_exposed = 0; // torch_optspec::block_read inserted
+  size_t size_renamed = 0;      // aten::size -> torch_optspec::size
   bool exact_types = true;      // false: types unknown, every candidate renamed
   size_t total() const;
-  // "binary=2 silu=0 linear=0 layer_norm_filled=1 layer_norm_native=0" (the stage's
-  // result line in tests/ir/fuser_safety/).
+  // "binary=2 silu=0 linear=0 layer_norm_filled=1 layer_norm_native=0
+  // nested_reads=0 size=0" (the stage's result line in tests/ir/fuser_safety/).
   std::string describe() const;
 };
 
@@ -346,8 +348,8 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
 // compile. Results are unchanged (bitwise, fusers off). To be run on a graph
 // with its prim::profile nodes, right before oneDNN Graph's pre-pass.
 TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph);
-// torch_optspec::add(_), torch_optspec::silu and torch_optspec::linear, the
-// same-kernel replacements.
+// torch_optspec::add(_), silu, linear and size, the same-kernel replacements,
+// and torch_optspec::block_read.
 void registerFuserSafetyOperators();
 
 // ---- 8. post-fusion (postfusion.cpp, a custom post-pass) ---------------------
