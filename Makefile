@@ -99,6 +99,38 @@ bench: build $(VENV)/.bench-deps
 bench-quick: build $(VENV)/.bench-deps
 	$(PY) -m bench.run --quick
 
+# The real-model benchmark (bench/real_models/, docs/benchmark.md; not part of
+# `make test`): timm, open_clip, torchaudio and torch.nn models, random
+# weights, in a venv of its own: build/bench-real/venv, with PyPI's
+# torch==TORCH_VERSION (the CUDA build, ~4.5 GB with its nvidia-* packages;
+# runs on the CPU without a GPU), because PyPI's torchvision/torchaudio
+# wheels link CUDA libraries and do not load next to the +cpu wheel.
+# `torch===V` (arbitrary equality) matches PyPI's "2.13.0" and not the local
+# "2.13.0+cpu" wheel pip's find-links may hold (which `==` would prefer).
+# The extension `make build` built in place serves both wheels of a minor;
+# the checkout goes on the venv's path. Results: build/bench-real/results.{md,json}.
+# BENCH_REAL_ARGS: e.g. --quick, --only clip_text, --no-compile.
+REAL_VENV       := build/bench-real/venv
+REAL_PY         := $(REAL_VENV)/bin/python
+REAL_PYTHON     ?= python3.11
+BENCH_REAL_ARGS ?=
+.PHONY: bench-real bench-real-quick
+$(REAL_VENV)/.deps: requirements-real.txt
+	test -x $(REAL_PY) || $(REAL_PYTHON) -m venv $(REAL_VENV)
+	$(REAL_PY) -m pip install --quiet --upgrade pip
+	$(REAL_PY) -m pip install --quiet "torch===$(TORCH_VERSION)"
+	$(REAL_PY) -m pip install --quiet -r requirements-real.txt
+	$(REAL_PY) -c 'import torch, torchvision, torchaudio; v = torch.__version__; \
+	  assert "+cpu" not in v, "bench-real needs PyPI torch, got " + v; print("bench-real venv: torch", v)'
+	echo "$(CURDIR)" > "$$($(REAL_PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/torch_optspec-dev.pth"
+	touch $@
+
+bench-real: build $(REAL_VENV)/.deps
+	nice -n 10 $(REAL_PY) -m bench.real_models $(BENCH_REAL_ARGS)
+
+bench-real-quick: build $(REAL_VENV)/.deps
+	nice -n 10 $(REAL_PY) -m bench.real_models --quick $(BENCH_REAL_ARGS)
+
 # Every supported torch minor (tools/test_matrix.py): a venv per minor under
 # build/matrix/, the build and the full suite (pytest + CTest) of a copy of
 # this checkout, the table in build/matrix/results.md. Torch 2.11/2.12/2.14/
