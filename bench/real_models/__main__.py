@@ -167,8 +167,13 @@ def main(argv=None) -> int:
                 print(f"         first calls done: {ev['variant']} "
                       f"({time.monotonic() - t_model:.0f}s into the model)", flush=True)
 
+        def stopped(variant, text):
+            print(f"         {variant or 'the model'}: {text}"
+                  + ("; worker started again without it" if variant else ""), flush=True)
+
         try:
-            outcome = harness.supervise(argv_for, variants, log_path, env=env, cwd=ROOT, on_event=progress)
+            outcome = harness.supervise(argv_for, variants, log_path, env=env, cwd=ROOT,
+                                        on_event=progress, on_stop=stopped)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
         entry = aggregate(spec, outcome)

@@ -206,11 +206,13 @@ def describe_death(returncode: Optional[int], log_path: str) -> str:
 def supervise(make_argv: Callable[[Dict[str, str]], List[str]], variants: Sequence[str],
               log_path: str, idle_limit_s: float = 600.0, env: Optional[dict] = None,
               cwd: Optional[str] = None, on_event: Optional[Callable[[dict], None]] = None,
-              max_starts: Optional[int] = None) -> dict:
+              max_starts: Optional[int] = None,
+              on_stop: Optional[Callable[[Optional[str], str], None]] = None) -> dict:
     """Run a model's worker until it sends its result, skipping each variant
     that ran out of time or killed the worker and starting it again.
     make_argv(skipped) gives the worker's command line for the variants
-    skipped so far ({variant: failure text}). Returns {"result": ... or None,
+    skipped so far ({variant: failure text}); on_stop(variant, text) is called
+    when a worker is stopped or dies in a phase. Returns {"result": ... or None,
     "skipped": {variant: text}, "starts": [...per worker: returncode, wall_s,
     what ended it...], "error": text if no worker finished}."""
     skipped: Dict[str, str] = {}
@@ -232,6 +234,8 @@ def supervise(make_argv: Callable[[Dict[str, str]], List[str]], variants: Sequen
         else:
             text = failure_text("fails", describe_death(o.returncode, log_path))
         info["failure"] = text
+        if on_stop is not None:
+            on_stop(variant, text)
         if variant is None or variant in skipped:
             # outside any variant (building the model, the reference): nothing to skip
             return {"result": None, "skipped": skipped, "starts": starts,
