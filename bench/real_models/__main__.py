@@ -118,7 +118,10 @@ def main(argv=None) -> int:
     results = {
         "suite": "bench.real_models", "mode": "quick" if a.quick else "full",
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "HEAD"), "commit_dirty": bool(git("status", "--porcelain", "--", "bench/real_models")),
+        "commit": git("rev-parse", "HEAD"),
+        # uncommitted changes that the numbers depend on (the extension is built in place)
+        "uncommitted": git("status", "--porcelain", "--", "csrc", "torch_optspec", "bench",
+                           "CMakeLists.txt", "setup.py").splitlines(),
         "argv": sys.argv[1:] if argv is None else list(argv),
         "settings": {"rounds": rounds, "block_s": block_s, "threads": a.threads, "variants": variants,
                      "baseline": BASELINE, "first_calls_limit_s": a.first_calls_limit,

@@ -78,6 +78,8 @@ def first_calls_text(v: dict):
     fc = v.get("first_calls_s") or []
     if len(fc) < 1:
         return "-", "-"
+    if v.get("failure") and v.get("failed_in") == "first_calls":
+        return f"{fc[0]:.2f}", f"- (call {len(fc) + 1} failed)"
     return f"{fc[0]:.2f}", f"{sum(fc):.2f}"
 
 
@@ -107,8 +109,14 @@ def markdown(results: dict) -> str:
     if results["mode"] == "quick":
         L += ["**Smoke run (`--quick`): few models, 3 rounds, short blocks, no torch.compile. "
               "Not a measurement to quote.**", ""]
+    dirty = results.get("uncommitted") or []
+    builds = sorted({(e.get("extension") or {}).get("sha256", "?") for e in results["models"] if e.get("extension")})
     L += [f"Mode: {results['mode']}; started {results['started']}; wall time {results.get('wall_s', 0):.0f} s; "
-          f"commit {results['commit'][:10]}{' (bench/real_models modified)' if results.get('commit_dirty') else ''}.",
+          f"commit {results['commit'][:10]}"
+          + (f" with {len(dirty)} uncommitted file(s) in csrc/torch_optspec/bench (results.json lists them)"
+             if dirty else "")
+          + (f"; extension build sha256 {', '.join(b[:10] for b in builds)}"
+             + (" (rebuilt during the run)" if len(builds) > 1 else "") if builds else "") + ".",
           f"{m['cpu']}, {m['cores']} cores; torch {m['torch']} ({s['threads']} threads), Python {m['python']}; "
           + ", ".join(f"{k} {vers[k]}" for k in ("torchvision", "torchaudio", "timm", "open_clip", "torch_optspec")
                       if k in vers) + ".",

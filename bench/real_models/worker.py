@@ -82,6 +82,19 @@ def onednn_nodes(graph) -> Dict[str, int]:
     return counts
 
 
+def extension_info() -> dict:
+    """Which build of the extension this process loaded (the checkout's is
+    rebuilt in place during development): path, mtime, sha256 prefix."""
+    import hashlib
+    path = getattr(torch_optspec._C, "__file__", None)
+    if not path:
+        return {}
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return {"path": path, "mtime": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(path))),
+            "sha256": digest, "version": torch_optspec.__version__}
+
+
 def plan_summary() -> dict:
     g = torch.jit.last_executed_optimized_graph()
     s = census.summarize_graph(g).as_dict()
@@ -291,6 +304,7 @@ def main(argv=None) -> int:
         "variants": {n: v.as_dict() for n, v in variants.items()},
         "loadavg_start": loadavg_start, "loadavg_end": os.getloadavg(),
         "wall_s": time.perf_counter() - t_start, "stats": torch_optspec.stats(),
+        "extension": extension_info(),
     }
     ev.send(ev="result", result=result)
     return 0
