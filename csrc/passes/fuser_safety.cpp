@@ -58,7 +58,14 @@
 //    and the kernel, partitioning its own subgraph again, finds two
 //    partitions: "LLGA subgraph should contain only one partition" when the
 //    plan is compiled, so every call fails from then on.
-// and, in every block, DeferSizeCheck (defer_size_check.cpp): for each
+// and its cost: DeferSizeCheck builds an AliasDb of the whole graph for each
+// block of the graph, and CreateLlgaSubgraphs, for each block, twice, a
+// LlgaGraphHelper (an AliasDb of the whole graph and oneDNN's partitioning of
+// the top-level block): blocks x nodes, quadratic in the model. A graph whose
+// straight-line code the pass has lengthened, and which still holds the
+// model's own control flow (nn.MultiheadAttention's checks), took minutes
+// (open_clip ViT-B-32, image and text: 2 layers 12 s in that one pass).
+// And, in every block, DeferSizeCheck (defer_size_check.cpp): for each
 // aten::size(x) -> int[] whose x has other uses, it asks every other user of
 // x for its operator; a user that has none (a block's prim::Return, a
 // prim::Loop) throws "Schema not found for node. File a bug report.".
@@ -80,7 +87,17 @@
 //     a top-level node returning v itself that the bridge sees (as an op it
 //     does not fuse), so v leaves any partition as an output;
 //   aten::size(x) -> int[] where a user of x has no operator ->
-//     torch_optspec::size (x.sizes()), which DeferSizeCheck does not match.
+//     torch_optspec::size (x.sizes()), which DeferSizeCheck does not match;
+//   when blocks x nodes exceeds kBridgeWorkLimit (about a second of the
+//     bridge's time), first: the model's own If/Loop nodes, largest first,
+//     each into a prim::FallbackGraph, until it does not. The bridge does not
+//     enter subgraphs; the executor compiles each into a function of its own
+//     when first called (as it does the pass's slow paths), where the same
+//     bound holds. Only nodes whose results are used are moved (after
+//     dead-code elimination): a FallbackGraph has no side effects for DCE,
+//     so one whose results are unused would be dropped with, say, a raise in
+//     it. Nodes holding the pass's own guards, markers or subgraphs are
+//     entered instead.
 // A renamed node is only left out of oneDNN's partitions. Types are read as
 // the bridge will see them: after torch's RemoveProfileNodesAndSpecializeTypes
 // (the bridge's first step), run here on a copy of the graph.
@@ -91,7 +108,9 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/passes/utils/subgraph_utils.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/operator.h>
 
@@ -830,13 +849,119 @@ bool isSizeList(const Node* n) {
       n->output()->type()->isSubtypeOf(*c10::ListType::ofInts());
 }
 
+// ---- the bridge's work on nested blocks --------------------------------------
+
+struct GraphSize {
+  size_t blocks = 0; // blocks the bridge's passes visit (subgraphs not entered)
+  size_t nodes = 0;  // nodes an AliasDb analyzes (subgraphs included)
+};
+
+void addSize(Block* b, GraphSize& size) {
+  for (Node* n : b->nodes()) {
+    ++size.nodes;
+    if (n->hasAttribute(c10::attr::Subgraph) &&
+        n->kindOf(c10::attr::Subgraph) == torch::jit::AttributeKind::g) {
+      GraphSize inner;
+      addSize(n->g(c10::attr::Subgraph)->block(), inner);
+      size.nodes += inner.nodes;
+    }
+    for (Block* inner : n->blocks()) {
+      ++size.blocks;
+      addSize(inner, size);
+    }
+  }
+}
+
+GraphSize sizeOf(Node* n) {
+  GraphSize size;
+  for (Block* b : n->blocks()) {
+    ++size.blocks;
+    addSize(b, size);
+  }
+  return size;
+}
+
+bool isPassOp(const Node* n) {
+  static const std::string ours = "torch_optspec::";
+  return ours.compare(0, ours.size(), n->kind().toQualString(), ours.size()) == 0;
+}
+
+// Whether `n` or a node in its blocks is one of the pass's (a marker, a guard
+// or value site: an If on a torch_optspec:: check) or has a subgraph (the
+// pass's slow paths and outlined fast paths).
+bool holdsPassStructure(const Node* n) {
+  if (isPassOp(n) || n->hasAttribute(c10::attr::Subgraph) ||
+      (n->kind() == c10::prim::If && isPassOp(n->input(0)->node()))) {
+    return true;
+  }
+  for (const Block* b : n->blocks()) {
+    for (const Node* m : b->nodes()) {
+      if (holdsPassStructure(m)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool anyResultUsed(const Node* n) {
+  return std::any_of(n->outputs().begin(), n->outputs().end(),
+                     [](const Value* v) { return v->hasUses(); });
+}
+
+// The outermost If/Loop nodes of the model's own in `b`, entering the pass's.
+void collectOutlinable(Block* b, std::vector<std::pair<GraphSize, Node*>>& out) {
+  for (Node* n : b->nodes()) {
+    if (n->blocks().empty()) {
+      continue;
+    }
+    if (holdsPassStructure(n)) {
+      for (Block* inner : n->blocks()) {
+        collectOutlinable(inner, out);
+      }
+    } else if ((n->kind() == c10::prim::If || n->kind() == c10::prim::Loop) &&
+               anyResultUsed(n)) {
+      out.emplace_back(sizeOf(n), n);
+    }
+  }
+}
+
+// Moves control flow into prim::FallbackGraph nodes while the bridge's work
+// on `graph` exceeds the limit. Returns how many nodes were moved.
+size_t outlineForBridge(std::shared_ptr<Graph>& graph, size_t limit) {
+  GraphSize total;
+  addSize(graph->block(), total);
+  if (total.blocks * total.nodes <= limit) {
+    return 0;
+  }
+  torch::jit::EliminateDeadCode(graph);
+  std::vector<std::pair<GraphSize, Node*>> candidates;
+  collectOutlinable(graph->block(), candidates);
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return a.first.blocks > b.first.blocks;
+  });
+  const size_t before = total.blocks;
+  size_t moved = 0;
+  for (const auto& [size, n] : candidates) {
+    if (total.blocks * total.nodes <= limit) {
+      break;
+    }
+    torch::jit::SubgraphUtils::createSingletonSubgraph(n, c10::prim::FallbackGraph);
+    total.blocks -= size.blocks;
+    ++moved;
+  }
+  GRAPH_UPDATE("Moved ", moved, " If/Loop nodes into prim::FallbackGraph: the graph's ",
+               before, " blocks (x ", total.nodes, " nodes) are now ", total.blocks);
+  return moved;
+}
+
 } // namespace
 
 // ---- the stage ------------------------------------------------------------------
 
 size_t FuserSafetyResult::total() const {
   return binary_renamed + silu_renamed + linear_renamed + layer_norm_filled +
-      layer_norm_native + nested_reads_exposed + size_renamed;
+      layer_norm_native + nested_reads_exposed + size_renamed + control_flow_outlined;
 }
 
 std::string FuserSafetyResult::describe() const {
@@ -844,7 +969,8 @@ std::string FuserSafetyResult::describe() const {
   out << "binary=" << binary_renamed << " silu=" << silu_renamed
       << " linear=" << linear_renamed << " layer_norm_filled=" << layer_norm_filled
       << " layer_norm_native=" << layer_norm_native
-      << " nested_reads=" << nested_reads_exposed << " size=" << size_renamed;
+      << " nested_reads=" << nested_reads_exposed << " size=" << size_renamed
+      << " outlined=" << control_flow_outlined;
   if (!exact_types) {
     out << " inexact_types";
   }
@@ -990,11 +1116,13 @@ struct SafetyPass {
 
 } // namespace
 
-FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph) {
+FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph, size_t bridge_work_limit) {
+  const size_t outlined = outlineForBridge(graph, bridge_work_limit);
   SafetyPass pass(*graph);
   pass.exposeReads();
   pass.run(graph->block());
   FuserSafetyResult r = pass.result();
+  r.control_flow_outlined = outlined;
   if (r.total() > 0) {
     GRAPH_DUMP("After the fuser-safety rewrites (" + r.describe() + "):", graph);
   }

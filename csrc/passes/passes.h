@@ -334,10 +334,12 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
   size_t layer_norm_native = 0; // layer_norm -> aten::native_layer_norm
   size_t nested_reads_exposed = 0; // torch_optspec::block_read inserted
   size_t size_renamed = 0;      // aten::size -> torch_optspec::size
+  size_t control_flow_outlined = 0; // If/Loop -> prim::FallbackGraph (bridge's work bound)
   bool exact_types = true;      // false: types unknown, every candidate renamed
   size_t total() const;
   // "binary=2 silu=0 linear=0 layer_norm_filled=1 layer_norm_native=0
-  // nested_reads=0 size=0" (the stage's result line in tests/ir/fuser_safety/).
+  // nested_reads=0 size=0 outlined=0" (the stage's result line in
+  // tests/ir/fuser_safety/).
   std::string describe() const;
 };
 
@@ -347,7 +349,13 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
 // the top-level block, which oneDNN partitions, the nodes it would fail to
 // compile. Results are unchanged (bitwise, fusers off). To be run on a graph
 // with its prim::profile nodes, right before oneDNN Graph's pre-pass.
-TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph);
+// Above `bridge_work_limit` (blocks x nodes: the bridge's passes do work of
+// the whole graph's size per block), the model's own If/Loop nodes are first
+// moved into prim::FallbackGraph nodes, largest first, until it is not.
+constexpr size_t kBridgeWorkLimit = 100000;
+TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(
+    std::shared_ptr<Graph>& graph,
+    size_t bridge_work_limit = kBridgeWorkLimit);
 // torch_optspec::add(_), silu, linear and size, the same-kernel replacements,
 // and torch_optspec::block_read.
 void registerFuserSafetyOperators();
@@ -543,7 +551,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   postfusion
 //   emission_barriers [subgraphs] [remove]   returns "inserted=N" / "removed=N"
 //   value_site [learn_calls=N]    over valueCandidates(graph)
-//   fuser_safety                  returns FuserSafetyResult::describe()
+//   fuser_safety [work_limit=N]   returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver
 //   verify
 // and, for any stage, group=<kind>;<op1>,<op2>,... first moves the first node

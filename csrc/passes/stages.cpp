@@ -153,7 +153,10 @@ std::string runStage(
     return "watching=" + std::to_string(candidates.size()) + (id >= 0 ? "" : " no site");
   }
   if (stage == "fuser_safety") {
-    return makeSafeForOneDNN(graph).describe();
+    return makeSafeForOneDNN(
+               graph,
+               std::stoull(option(args, "work_limit", std::to_string(kBridgeWorkLimit))))
+        .describe();
   }
   if (stage == "verify") {
     std::string problem = verifyGraph(graph);
