@@ -8,6 +8,9 @@
 //   TORCH_OPTSPEC_SUMMARY    flag        set_summary_at_exit(); unset: on
 //                                        when TORCH_OPTSPEC_ENABLE enabled
 //                                        the pass
+//   TORCH_OPTSPEC_BRIDGE_WORK_LIMIT  integer >= 0   the fuser-safety stage's
+//                                        bound on oneDNN's bridge work
+//                                        (blocks x nodes; passes.h)
 //
 // A flag is c10::utils::check_env's 1 or 0, or true/on/yes, false/off/no in
 // any case. A value outside these warns (c10's warning) and is ignored: the
@@ -20,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace torch_optspec {
@@ -70,9 +74,32 @@ std::optional<FastPathMode> envFastPath() {
   return std::nullopt;
 }
 
+std::optional<size_t> envBridgeWorkLimit() {
+  auto value = c10::utils::get_env("TORCH_OPTSPEC_BRIDGE_WORK_LIMIT");
+  if (!value) {
+    return std::nullopt;
+  }
+  const std::string& v = *value;
+  if (!v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+        return std::isdigit(c);
+      })) {
+    try {
+      return static_cast<size_t>(std::stoull(v));
+    } catch (const std::out_of_range&) {
+    }
+  }
+  TORCH_WARN(
+      "torch_optspec: ignoring TORCH_OPTSPEC_BRIDGE_WORK_LIMIT=", v,
+      " (expected an integer >= 0)");
+  return std::nullopt;
+}
+
 } // namespace
 
 bool applyEnvironmentSettings() {
+  if (auto limit = envBridgeWorkLimit()) {
+    setBridgeWorkLimit(*limit);
+  }
   if (auto mode = envFastPath()) {
     set_fast_path(*mode);
   }

@@ -70,7 +70,7 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
 void makeFuserSafe(std::shared_ptr<Graph>& graph) {
   try {
     auto candidate = graph->copy();
-    FuserSafetyResult r = makeSafeForOneDNN(candidate);
+    FuserSafetyResult r = makeSafeForOneDNN(candidate, bridgeWorkLimit());
     if (r.total() == 0) {
       return;
     }

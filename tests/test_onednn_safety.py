@@ -351,3 +351,65 @@ def test_models_not_frozen_run_under_onednn(tmp_path):
     assert "error" in r["mha_stock"] and "error" in r["enc_stock"], r
     for k in ("bert_on", "mha_on", "enc_on"):
         assert r[k] == {"ok": 12}, (k, r)
+
+
+@pytest.mark.parametrize("limit", [None, "0"])
+def test_bridge_work_limit_moves_the_models_control_flow(tmp_path, limit):
+    """Above the bound on oneDNN's bridge work (blocks x nodes; default
+    100000, TORCH_OPTSPEC_BRIDGE_WORK_LIMIT), the fuser-safety stage moves
+    the model's own If nodes whose results are used into prim::FallbackGraph
+    nodes, which the executor compiles into functions: the If's body
+    (sigmoid/tanh) leaves the plan, which calls a function instead. The
+    assert stays inline (its results are
+    unused: a FallbackGraph would be dropped, raise and all) and still
+    raises. Results equal eager either way. (The stage's rule on IR:
+    tests/ir/fuser_safety/bridge_work_bound.ir; real models:
+    test_models_not_frozen_run_under_onednn.)"""
+    env = {} if limit is None else {"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": limit}
+    source = """
+        import json
+        import torch
+        import torch_optspec
+
+        class M(torch.nn.Module):
+            def forward(self, x):
+                y = torch.relu(x)
+                if bool(y.sum() > 1.0):
+                    z = torch.sigmoid(y)
+                else:
+                    z = torch.tanh(y)
+                if bool(x.sum() > 1000.0):
+                    raise ValueError("too large")
+                return torch.matmul(z, z.t())
+
+        torch.jit.enable_onednn_fusion(True)
+        model = M().eval()
+        s = torch.jit.freeze(torch.jit.script(model))
+        torch_optspec.enable()
+        x = torch.randn(8, 8)
+        with torch.no_grad():
+            for _ in range(4):
+                got = s(x)
+            plan = str(torch.jit.last_executed_optimized_graph())
+            try:
+                s(x + 1000.0)
+                raised = False
+            except Exception as e:
+                raised = "too large" in str(e)
+        print(json.dumps({"equal": torch.allclose(got, model(x), atol=1e-6),
+                          "inline": "aten::sigmoid" in plan, "asserts": "prim::RaiseException" in plan,
+                          "calls": plan.count("prim::CallFunction"), "raised": raised,
+                          "rewrites": torch_optspec.stats()["fuser_safe_rewrites"]}))
+    """
+    script = tmp_path / "case.py"
+    script.write_text(textwrap.dedent(source))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TORCH_OPTSPEC_")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                          env={**base, "PYTHONPATH": ROOT, **env}, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["equal"] and r["raised"] and r["asserts"], r
+    if limit == "0":
+        assert not r["inline"] and r["calls"] >= 1 and r["rewrites"] >= 1, r
+    else:  # a small graph: nothing moved
+        assert r["inline"], r

@@ -152,7 +152,8 @@ def test_summary_asked_for_without_the_pass():
 
 
 SETTINGS = ("import torch_optspec; print(torch_optspec.get_fast_path(), "
-            "torch_optspec.get_value_learning(), torch_optspec._C._summary_at_exit())")
+            "torch_optspec.get_value_learning(), torch_optspec._C._summary_at_exit(), "
+            "torch_optspec._C._bridge_work_limit())")
 
 
 def settings(**env):
@@ -164,18 +165,22 @@ def settings(**env):
 
 
 @pytest.mark.parametrize("env,expected,warning", [
-    ({}, ["auto", "True", "False"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "Outline"}, ["outline", "True", "False"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "inline"}, ["inline", "True", "False"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "sideways"}, ["auto", "True", "False"],
+    ({}, ["auto", "True", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_FAST_PATH": "Outline"}, ["outline", "True", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_FAST_PATH": "inline"}, ["inline", "True", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_FAST_PATH": "sideways"}, ["auto", "True", "False", "100000"],
      "ignoring TORCH_OPTSPEC_FAST_PATH=sideways"),
-    ({"TORCH_OPTSPEC_VALUES": "off"}, ["auto", "False", "False"], None),
-    ({"TORCH_OPTSPEC_VALUES": "0"}, ["auto", "False", "False"], None),
-    ({"TORCH_OPTSPEC_VALUES": "maybe"}, ["auto", "True", "False"],
+    ({"TORCH_OPTSPEC_VALUES": "off"}, ["auto", "False", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_VALUES": "0"}, ["auto", "False", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_VALUES": "maybe"}, ["auto", "True", "False", "100000"],
      "Ignoring invalid value for boolean flag TORCH_OPTSPEC_VALUES"),
-    ({"TORCH_OPTSPEC_SUMMARY": "1"}, ["auto", "True", "True"], None),
-    ({"TORCH_OPTSPEC_ENABLE": "1"}, ["auto", "True", "True"], None),
-    ({"TORCH_OPTSPEC_ENABLE": "1", "TORCH_OPTSPEC_SUMMARY": "no"}, ["auto", "True", "False"], None),
+    ({"TORCH_OPTSPEC_SUMMARY": "1"}, ["auto", "True", "True", "100000"], None),
+    ({"TORCH_OPTSPEC_ENABLE": "1"}, ["auto", "True", "True", "100000"], None),
+    ({"TORCH_OPTSPEC_ENABLE": "1", "TORCH_OPTSPEC_SUMMARY": "no"}, ["auto", "True", "False", "100000"], None),
+    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "0"}, ["auto", "True", "False", "0"], None),
+    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "2500"}, ["auto", "True", "False", "2500"], None),
+    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "-1"}, ["auto", "True", "False", "100000"],
+     "ignoring TORCH_OPTSPEC_BRIDGE_WORK_LIMIT=-1"),
 ])
 def test_environment_settings(env, expected, warning):
     got, stderr = settings(**env)

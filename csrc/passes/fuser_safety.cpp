@@ -115,6 +115,7 @@
 #include <torch/csrc/jit/runtime/operator.h>
 
 #include <algorithm>
+#include <atomic>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -1115,6 +1116,18 @@ struct SafetyPass {
 };
 
 } // namespace
+
+namespace {
+std::atomic<size_t> bridge_work_limit{kBridgeWorkLimit};
+} // namespace
+
+size_t bridgeWorkLimit() {
+  return bridge_work_limit.load();
+}
+
+void setBridgeWorkLimit(size_t limit) {
+  bridge_work_limit.store(limit);
+}
 
 FuserSafetyResult makeSafeForOneDNN(std::shared_ptr<Graph>& graph, size_t bridge_work_limit) {
   const size_t outlined = outlineForBridge(graph, bridge_work_limit);

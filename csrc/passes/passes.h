@@ -353,6 +353,11 @@ struct TORCH_OPTSPEC_API FuserSafetyResult {
 // the whole graph's size per block), the model's own If/Loop nodes are first
 // moved into prim::FallbackGraph nodes, largest first, until it is not.
 constexpr size_t kBridgeWorkLimit = 100000;
+// The limit makeFuserSafe (register.cpp) passes: kBridgeWorkLimit, or
+// TORCH_OPTSPEC_BRIDGE_WORK_LIMIT (env.cpp; 0 moves every movable If/Loop,
+// which the oneDNN fuzz mode uses to exercise the move).
+TORCH_OPTSPEC_API size_t bridgeWorkLimit();
+TORCH_OPTSPEC_API void setBridgeWorkLimit(size_t limit);
 TORCH_OPTSPEC_API FuserSafetyResult makeSafeForOneDNN(
     std::shared_ptr<Graph>& graph,
     size_t bridge_work_limit = kBridgeWorkLimit);

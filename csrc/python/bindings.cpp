@@ -144,6 +144,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("_value_learning", &tos::get_value_learning);
   m.def("_set_summary_at_exit", &tos::set_summary_at_exit);
   m.def("_summary_at_exit", &tos::get_summary_at_exit);
+  // TORCH_OPTSPEC_BRIDGE_WORK_LIMIT's effect (tests)
+  m.def("_bridge_work_limit", &tos::bridgeWorkLimit);
   m.def("report", &tos::report);
   m.def("stats", &statsDict);
   m.def("reset_stats", &tos::reset_stats);
