@@ -193,3 +193,50 @@ def test_census_flags_a_fast_path_not_compiled_yet():
     assert specialized[0].pending == 1 and not specialized[0].complete
     assert specialized[0].as_dict()["complete"] is False
     assert summaries[-1].pending == 0 and summaries[-1].complete
+
+
+NESTED_GUARDS = """
+graph(%x : Tensor, %m : Tensor?, %n : Tensor?):
+  %ok : bool = torch_optspec::check_none_pattern[pattern=[1], dtypes=[-1], dims=[-1], devices=[""]](%m)
+  %r : Tensor = prim::If(%ok)
+    block0():
+      %ok2 : bool = torch_optspec::check_none_pattern[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
+      %s : Tensor = prim::If(%ok2)
+        block0():
+          %t : Tensor = aten::tanh(%x)
+          -> (%t)
+        block1():
+          -> (%x)
+      -> (%s)
+    block1():
+      -> (%x)
+  %ok3 : bool = torch_optspec::check_none_pattern[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
+  %u : Tensor = prim::If(%ok3)
+    block0():
+      %v : Tensor = aten::relu(%r)
+      -> (%v)
+    block1():
+      -> (%r)
+  return (%u)
+"""
+
+
+def test_census_guards_and_guard_depth():
+    """`guards` counts every guard on the counted path, a guard nested in
+    another's fast path included; `guard_depth` is how many a call matching
+    them all passes through one after the other (2 here: the nested pair; the
+    third guard is a sibling)."""
+    from torch_optspec.census import summarize_graph
+    summary = summarize_graph(torch._C.parse_ir(NESTED_GUARDS))
+    assert summary.guards == 3 and summary.guard_depth == 2, summary
+    assert summary.as_dict()["guard_depth"] == 2
+
+
+def test_explain_module_imports_by_its_public_name():
+    """`from torch_optspec.explain import explain, fresh_copy` works, and
+    importing the module leaves torch_optspec.explain the function."""
+    import importlib
+    module = importlib.import_module("torch_optspec.explain")
+    from torch_optspec.explain import explain, fresh_copy  # noqa: F401
+    assert torch_optspec.explain is explain and callable(torch_optspec.explain)
+    assert module.explain is explain

@@ -11,6 +11,7 @@ that None-pattern, and keeps the original graph as a lazily compiled fallback.
     torch.jit.save(model, "model.pt")   # runs specialized without torch_optspec
 """
 import os as _os
+import sys as _sys
 
 from ._loader import ExtensionMismatchError
 from ._loader import load_extension as _load_extension
@@ -35,6 +36,12 @@ from ._api import (  # noqa: E402
 from ._build_info import TORCH_VERSION as _BUILT_WITH_TORCH  # noqa: E402
 from ._build_info import WHEEL_VERSION as __version__  # noqa: E402
 from ._explain import explain, fresh_copy  # noqa: E402  (the module is _explain: torch_optspec.explain is the function)
+from . import _explain as _explain_module  # noqa: E402
+
+# `from torch_optspec.explain import explain, fresh_copy` works too: the
+# module is registered under that name here, so importing it never replaces
+# the attribute torch_optspec.explain (the function).
+_sys.modules[__name__ + ".explain"] = _explain_module
 from ._specialize import SpecializeReport, specialize  # noqa: E402
 
 # Runs with the torch major.minor it was built with, any patch release.

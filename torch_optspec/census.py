@@ -86,6 +86,8 @@ def effective_plan(graph: torch._C.Graph) -> torch._C.Graph:
 
 def guard_pattern(node: torch._C.Node) -> List[int]:
     """The `pattern` attribute of a guard (1: must be None, 0: a Tensor)."""
+    if node.kindOf("pattern") == "ival":  # a graph read by torch._C.parse_ir
+        return list(node.ival("pattern"))
     return list(getattr(node, "is")("pattern"))  # `is` is a Python keyword
 
 
@@ -139,13 +141,18 @@ class GraphSummary:
     prim_if: int  # model control flow: Ifs not guarding a fusion group or a specialization
     unchecked_cast: int
     none_checks: int  # aten::__is__ / aten::__isnot__
-    guards: int  # torch_optspec guards
+    guards: int  # torch_optspec guards on the counted path, nested ones included
     guard_patterns: List[str]
     fusion_group_ops: List[List[str]] = dataclasses.field(default_factory=list)
     # Outlined plans on the counted path that are not compiled yet (a fast
     # path or a value-specialized plan before its first calls): their code
     # is not counted, so the counts describe an incomplete plan.
     pending: int = 0
+    # How many guards a call that matches them all passes through: guards
+    # nested in a guard's fast path (an inner function specialized in its
+    # turn) add to `guards` but are checks on one path, not other
+    # specializations.
+    guard_depth: int = 0
 
     @property
     def complete(self) -> bool:
@@ -168,9 +175,10 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
     patterns = []
     group_ops = []
     pending = 0
+    depth = 0
 
-    def walk(block):
-        nonlocal ifs, pending
+    def walk(block, level=0):
+        nonlocal ifs, pending, depth
         for node in block.nodes():
             kind = node.kind()
             kinds[kind] += 1
@@ -190,18 +198,21 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                 learned = _C._called_plan(call) if call is not None else None
                 # (still learning, no call yet: the generic branch is what runs)
                 pending += call is not None and learned is None
-                walk(learned.block() if learned is not None else blocks[1])
+                walk(learned.block() if learned is not None else blocks[1], level)
                 continue
             if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+                depth = max(depth, level + 1)
                 blocks = blocks[:1]  # the fast path; block1 is the unspecialized slow path
                 call = outlined_call(blocks[0])
                 outlined = _C._called_plan(call) if call is not None else None
                 if outlined is not None:
-                    walk(outlined.block())
+                    walk(outlined.block(), level + 1)
                     continue
                 pending += call is not None
+                walk(blocks[0], level + 1)
+                continue
             for inner in blocks:
-                walk(inner)
+                walk(inner, level)
 
     walk(graph.block())
     return GraphSummary(
@@ -212,5 +223,6 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
         guards=kinds[GUARD_KIND],
         guard_patterns=patterns,
         pending=pending,
+        guard_depth=depth,
         fusion_group_ops=group_ops,
     )
