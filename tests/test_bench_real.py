@@ -108,6 +108,7 @@ def test_tiny_encoder_end_to_end(tmp_path):
         assert (var["failure"] is None) == (var["median_s"] is not None), (name, var["failure"])
         if var["failure"] is None:
             assert len(var["samples_s"]) == 2 and len(var["first_calls_s"]) == 8
+            assert len(var["cpu_share"]) == 2 and all(0 < c <= 1.5 for c in var["cpu_share"])
             assert var["max_abs_err"] is not None and var["max_abs_err"] < 1e-4, name
     assert v["stock"]["failure"] is None and v["optspec"]["failure"] is None
     assert entry["ratios_vs_stock"]["stock"]["median"] == pytest.approx(1.0)

@@ -74,6 +74,14 @@ def fusion_text(v: dict) -> str:
     return text
 
 
+def cpu_share_text(entry: dict) -> str:
+    shares = [x for v in entry.get("variants", {}).values() for x in (v.get("cpu_share") or [])]
+    if not shares:
+        return "-"
+    shares.sort()
+    return f"{shares[len(shares) // 2]:.2f} ({shares[0]:.2f})"
+
+
 def first_calls_text(v: dict):
     fc = v.get("first_calls_s") or []
     if len(fc) < 1:
@@ -170,12 +178,16 @@ def markdown(results: dict) -> str:
                      f"{fusion_text(v)} | {'-' if err is None else f'{err:.1e}'} | {first} | {total} | "
                      f"{cell_text(status(v))} |")
 
-    L += ["", "## Models", "", "| model | what | inputs | TorchScript | calls per block | worker starts | wall (s) |",
-          "|---|---|---|---|---|---|---|"]
+    L += ["", "## Models", "",
+          "CPU share: the worker's CPU time per wall second and thread over its timing blocks (median "
+          "and lowest block); near 1.00 when the blocks had the cores to themselves, lower when other "
+          "processes took them.", "",
+          "| model | what | inputs | TorchScript | calls per block | CPU share (lowest) | worker starts "
+          "| wall (s) |", "|---|---|---|---|---|---|---|---|"]
     for e in results["models"]:
         L.append(f"| {e['model']} | {e.get('title', '')} | {e.get('inputs', '-')} | {e.get('scripting', '-')} | "
-                 f"{e.get('calls_per_block', '-')} | {len(e.get('worker_starts', [])) or '-'} | "
-                 f"{e.get('model_wall_s', 0):.0f} |")
+                 f"{e.get('calls_per_block', '-')} | {cpu_share_text(e)} | "
+                 f"{len(e.get('worker_starts', [])) or '-'} | {e.get('model_wall_s', 0):.0f} |")
     notes = []
     for e in results["models"]:
         if e.get("error"):

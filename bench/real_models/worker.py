@@ -115,6 +115,7 @@ class Variant:
         self.build_s: Dict[str, float] = {}
         self.errors: List[float] = []
         self.samples: List[float] = []
+        self.cpu_share: List[float] = []
         self.plan_warm: Optional[dict] = None
         self.plan: Optional[dict] = None
 
@@ -128,6 +129,7 @@ class Variant:
         self.failure_full = f"{type(e).__name__}: {e}"[:4000]
         self.fn = None
         self.samples = []
+        self.cpu_share = []
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "with_pass": self.with_pass, "fuser": self.fuser,
@@ -136,7 +138,7 @@ class Variant:
                 "first_calls_s": self.first_calls_s, "build_s": self.build_s,
                 "max_abs_err": max(self.errors) if self.errors else None,
                 "errors_checked": len(self.errors),
-                "samples_s": self.samples, "median_s": statistics.median(self.samples) if self.samples else None,
+                "samples_s": self.samples, "cpu_share": self.cpu_share, "median_s": statistics.median(self.samples) if self.samples else None,
                 "plan_after_first_calls": self.plan_warm, "plan": self.plan}
 
 
@@ -270,11 +272,17 @@ def main(argv=None) -> int:
                 try:
                     outs = []
                     with v.state():
+                        c = time.process_time()
                         t = time.perf_counter()
                         for _ in range(number):
                             outs.append(v.fn(*args))
                         dt = time.perf_counter() - t
+                        dc = time.process_time() - c
                     v.samples.append(dt / number)
+                    # CPU time of this process per wall second and thread:
+                    # near 1 when the block had its cores, lower when other
+                    # processes took them (the machine is shared)
+                    v.cpu_share.append(dc / (dt * a.threads))
                     v.errors += [max_diff(o, reference) for o in outs]
                     del outs
                 except Exception as e:  # noqa: BLE001
