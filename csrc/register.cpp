@@ -195,6 +195,8 @@ void prePassBody(std::shared_ptr<Graph>& graph) {
   recordGraphSeen();
   bool specialized = false;
   try {
+    // Before anything runs a dead-code elimination on it (stage 0).
+    keepElementWrites(*graph);
     SpecializationPlan plan = decideFromProfiles(*graph);
     recordPlan(plan);
     DriverOptions options;
@@ -298,6 +300,7 @@ void ensure_registered() {
     registerFuserSafetyOperators();
     registerPassStateOperator();
     registerEmissionBarrierOperator();
+    registerKeepWriteOperator();
     torch::jit::RegisterProfilingNode(profilingPredicate);
     auto id = torch::jit::registerPrePass(specializeOptionalInputsPrePass);
     movePassToFront(id);

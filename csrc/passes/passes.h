@@ -3,6 +3,8 @@
 // arguments, and is callable alone (tests/ir/<stage>/*.ir run each one through
 // runStage(), stages.cpp).
 //
+//   element_writes.cpp 0. first in the pre-pass, while the pass is on: keep
+//                    in-place updates of list/tuple elements from stock DCE
 //   profile.cpp   1. which nodes the profiling executor must profile: the
 //                    readers of Optional[Tensor] graph inputs
 //   decide.cpp    2. read the prim::profile records into a SpecializationPlan
@@ -372,6 +374,18 @@ void registerFuserSafetyOperators();
 // graphs the pre-pass specialized in the same optimization only.
 TORCH_OPTSPEC_API size_t UnfuseInputlessGroups(std::shared_ptr<Graph>& graph);
 
+// ---- 0. element writes (element_writes.cpp, first in the pre-pass) ---------
+
+// torch_optspec::keep_write(Tensor self) -> (), a side-effecting no-op.
+TORCH_OPTSPEC_API c10::Symbol keepWriteKind();
+void registerKeepWriteOperator();
+// Puts keep_write(result) right after every in-place op (its first argument
+// written) whose target is an element of a prim::ListConstruct or
+// prim::TupleConstruct built before it, in every block of `graph`: stock
+// dead-code elimination does not see such a write as live and drops it (the
+// file says how). Idempotent. Returns the number inserted.
+TORCH_OPTSPEC_API size_t keepElementWrites(Graph& graph);
+
 // ---- 8b. emission barriers (emission_barriers.cpp, in the post-pass) ---------
 
 // torch_optspec::emission_barrier() -> (), a side-effecting no-op.
@@ -555,6 +569,7 @@ TORCH_OPTSPEC_API std::shared_ptr<Graph> calledPlan(Node* call);
 //   outline                       "inline" when the fast path reads no value
 //   postfusion
 //   emission_barriers [subgraphs] [remove]   returns "inserted=N" / "removed=N"
+//   element_writes                returns "kept=N"
 //   value_site [learn_calls=N]    over valueCandidates(graph)
 //   fuser_safety [work_limit=N]   returns FuserSafetyResult::describe()
 //   specialize <pattern> [outline]   the driver

@@ -152,6 +152,9 @@ std::string runStage(
         *graph, *original, candidates, std::stoi(option(args, "learn_calls", "3")));
     return "watching=" + std::to_string(candidates.size()) + (id >= 0 ? "" : " no site");
   }
+  if (stage == "element_writes") {
+    return "kept=" + std::to_string(keepElementWrites(*graph));
+  }
   if (stage == "fuser_safety") {
     return makeSafeForOneDNN(
                graph,
@@ -173,7 +176,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (decide, version, refine, cleanup, outline, fuser_safety, postfusion, emission_barriers, value_site, verify, specialize)");
+      "' (element_writes, decide, version, refine, cleanup, outline, fuser_safety, postfusion, emission_barriers, value_site, verify, specialize)");
 }
 
 } // namespace torch_optspec

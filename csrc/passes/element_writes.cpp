@@ -1,0 +1,135 @@
+// Stage 0 (first in the pre-pass, on every graph it sees while the pass is
+// on): keep in-place updates of a list's (or tuple's) elements from being
+// dropped by stock dead-code elimination.
+//
+// Torch's DCE (passes/dead_code_elimination.cpp) keeps a node that writes to
+// a value still read later, asking alias analysis whether the written value
+// may alias a live one. An element of a list is not an alias of the list
+// (alias analysis records it as contained, MemoryDAG's "contained elements"),
+// so in
+//
+//   %e : Tensor = aten::mul(%y, %half)
+//   %l : Tensor[] = prim::ListConstruct(%e)
+//   %u : Tensor = aten::add_(%e, %quarter, %one)     # `for h in l: h.add_(..)`
+//   %s : Tensor = aten::stack(%l, %zero)             # reads the updated %e
+//
+// the add_ counts as dead and goes: stack reads the value from before the
+// update. Stock TorchScript alone does it once loop unrolling has turned the
+// loop over a literal list into straight-line code (the executor's
+// LowerSimpleTuples ends with a DCE; `tests/ir/element_writes/` and
+// tests/test_inplace.py show it without torch_optspec). The pass makes such
+// literal lists out of ordinary code: `if states is None: states = [y]`
+// with `states` specialized to None (fuzz case 19000433).
+//
+// The stage puts torch_optspec::keep_write(%u) right after each such write:
+// a side-effecting no-op (CONSERVATIVE) that reads the update's result, so
+// every DCE keeps the update, and no pass moves things across it. A write
+// counts when its target is an element of a prim::ListConstruct or
+// prim::TupleConstruct built before it (looked through prim::profile).
+//
+//   PYTORCH_JIT_LOG_LEVEL=">>element_writes"     each marker and why
+#include "passes.h"
+
+#include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/runtime/custom_operator.h>
+
+namespace torch_optspec {
+
+namespace {
+
+const c10::Symbol kKeepWrite = c10::Symbol::fromQualString("torch_optspec::keep_write");
+
+// Whether `n` writes to its first input (the in-place ops' self).
+bool writesSelf(const Node* n) {
+  if (n->inputs().empty() || n->outputs().size() != 1) {
+    return false;
+  }
+  const c10::FunctionSchema* schema = n->maybeSchema();
+  if (!schema || schema->arguments().empty()) {
+    return false;
+  }
+  const auto* alias = schema->arguments()[0].alias_info();
+  return alias && alias->isWrite();
+}
+
+bool isContainerConstruct(const Node* n) {
+  return n->kind() == c10::prim::ListConstruct || n->kind() == c10::prim::TupleConstruct;
+}
+
+// Whether `v` (or a prim::profile of it) is an element of a list or tuple
+// built before `writer`.
+bool elementOfEarlierContainer(Value* v, const Node* writer) {
+  for (const torch::jit::Use& u : v->uses()) {
+    if (u.user == writer) {
+      continue;
+    }
+    if (u.user->kind() == c10::prim::profile) {
+      if (elementOfEarlierContainer(u.user->output(), writer)) {
+        return true;
+      }
+    } else if (isContainerConstruct(u.user) && u.user->isBefore(writer)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Value* throughProfiles(Value* v) {
+  while (v->node()->kind() == c10::prim::profile && v->node()->inputs().size() == 1) {
+    v = v->node()->input(0);
+  }
+  return v;
+}
+
+bool alreadyKept(const Node* writer) {
+  for (const torch::jit::Use& u : writer->output()->uses()) {
+    if (u.user->kind() == kKeepWrite) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void keepIn(Block* block, size_t& inserted) {
+  for (Node* n : block->nodes()) {
+    for (Block* inner : n->blocks()) {
+      keepIn(inner, inserted);
+    }
+    if (!writesSelf(n) || alreadyKept(n) ||
+        !elementOfEarlierContainer(throughProfiles(n->input(0)), n)) {
+      continue;
+    }
+    Node* keep = block->owningGraph()->create(kKeepWrite, {n->output()}, 0);
+    keep->insertAfter(n);
+    GRAPH_UPDATE(
+        "Kept the write to a list/tuple element %", n->input(0)->debugName(), " (",
+        n->kind().toQualString(), ") with torch_optspec::keep_write");
+    ++inserted;
+  }
+}
+
+} // namespace
+
+c10::Symbol keepWriteKind() {
+  return kKeepWrite;
+}
+
+size_t keepElementWrites(Graph& graph) {
+  size_t inserted = 0;
+  keepIn(graph.block(), inserted);
+  if (inserted > 0) {
+    GRAPH_DUMP("After keeping writes to list/tuple elements:", &graph);
+  }
+  return inserted;
+}
+
+void registerKeepWriteOperator() {
+  static torch::jit::RegisterOperators reg({torch::jit::Operator(
+      "torch_optspec::keep_write(Tensor self) -> ()",
+      [](const Node*) -> torch::jit::Operation {
+        return [](torch::jit::Stack& stack) { torch::jit::drop(stack, 1); };
+      },
+      c10::AliasAnalysisKind::CONSERVATIVE)});
+}
+
+} // namespace torch_optspec
