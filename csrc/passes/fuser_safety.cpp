@@ -947,7 +947,15 @@ size_t outlineForBridge(std::shared_ptr<Graph>& graph, size_t limit) {
     if (total.blocks * total.nodes <= limit) {
       break;
     }
-    torch::jit::SubgraphUtils::createSingletonSubgraph(n, c10::prim::FallbackGraph);
+    Node* fallback =
+        torch::jit::SubgraphUtils::createSingletonSubgraph(n, c10::prim::FallbackGraph);
+    if (fallback->inputs().empty()) {
+      // It reads nothing but constants: a function without inputs, and
+      // oneDNN Graph reads the first input of every graph it fuses
+      // (graph_helper.cpp inferDevice: a segmentation fault). Left in place.
+      torch::jit::SubgraphUtils::unmergeSubgraph(fallback);
+      continue;
+    }
     total.blocks -= size.blocks;
     ++moved;
   }
