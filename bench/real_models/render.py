@@ -172,7 +172,7 @@ def markdown(results: dict) -> str:
             v = e.get("variants", {}).get(n)
             if v is None:
                 continue
-            err = v.get("max_abs_err")
+            err = v.get("max_abs_err") if status(v) == "ok" else None
             first, total = first_calls_text(v)
             L.append(f"| {e['model']} | {SHORT[n]} | {ms(v)} | {ratio_text(ratios.get(n), 'both')} | "
                      f"{fusion_text(v)} | {'-' if err is None else f'{err:.1e}'} | {first} | {total} | "
