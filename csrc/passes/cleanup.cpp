@@ -6,7 +6,14 @@
 //   prim::If(<constant>)               -> the taken block, inlined
 //   prim::unchecked_cast(%x.refined)   -> %x.refined (peephole)
 // The profiling executor ran its own peephole/constant propagation *before*
-// the custom pre-passes, so we run them here. Shape peepholes stay off: they
+// the custom pre-passes, so we run them here. Constant propagation folds
+//   prim::unchecked_cast(None) -> %t : Tensor = prim::Constant()
+// in a branch that never runs (its condition computed elsewhere): a constant
+// without a value that a function compiled from this graph (an outlined fast
+// path) cannot take (its CanonicalizeOps reads it: "required keyword
+// attribute 'value' is undefined"; fuzz case 8000441). Such a constant
+// becomes prim::Uninitialized of the same type, what the JIT itself puts in
+// code that never runs. Shape peepholes stay off: they
 // would fold x.dim()/x.size()/dtype from the profiled type, which our guard
 // does not check.
 #include "passes.h"
@@ -21,6 +28,29 @@
 #include <unordered_set>
 
 namespace torch_optspec {
+
+namespace {
+
+void replaceValuelessConstants(Block* block) {
+  for (Node* n : block->nodes()) {
+    for (Block* b : n->blocks()) {
+      replaceValuelessConstants(b);
+    }
+    if (n->kind() == c10::prim::Constant && n->outputs().size() == 1 &&
+        !n->hasAttribute(c10::attr::value) &&
+        n->output()->type()->kind() != c10::TypeKind::NoneType &&
+        !n->output()->type()->cast<c10::OptionalType>()) {
+      Node* u = block->owningGraph()->create(c10::prim::Uninitialized, 1);
+      u->insertBefore(n);
+      u->output()->setType(n->output()->type());
+      n->output()->replaceAllUsesWith(u->output());
+      GRAPH_UPDATE("A constant without a value typed ", *u->output()->type(),
+                   " became prim::Uninitialized");
+    }
+  }
+}
+
+} // namespace
 
 CleanupResult cleanupGraph(std::shared_ptr<Graph>& graph, int max_rounds) {
   // Each round can expose more work for the other passes (a folded If
@@ -43,6 +73,7 @@ CleanupResult cleanupGraph(std::shared_ptr<Graph>& graph, int max_rounds) {
     refineProfiles(graph->block());
     torch::jit::PeepholeOptimize(graph, /*disable_shape_peepholes=*/true);
     torch::jit::ConstantPropagation(graph);
+    replaceValuelessConstants(graph->block());
     torch::jit::EliminateDeadCode(graph);
     std::string after = graph->toString(/*print_source_locations=*/false);
     const bool changed = after != before;

@@ -905,6 +905,40 @@ bool holdsPassStructure(const Node* n) {
   return false;
 }
 
+// A prim::Constant without a value typed other than None: stock constant
+// propagation makes one from an unchecked_cast of None in a branch that
+// never runs (`%t : Tensor = prim::Constant()`). Harmless where it is, but
+// in a function of its own the executor's CanonicalizeOps reads it
+// (toIValue: "required keyword attribute 'value' is undefined"), and
+// SubgraphUtils throws on one it would copy in.
+bool isValuelessConstant(const Value* v) {
+  const Node* c = v->node();
+  return c->kind() == c10::prim::Constant && !c->hasAttribute(c10::attr::value) &&
+      v->type()->kind() != c10::TypeKind::NoneType;
+}
+
+// Whether `n` or a node in its blocks reads such a constant.
+bool readsValuelessConstant(const Node* n) {
+  for (const Value* v : n->inputs()) {
+    if (isValuelessConstant(v)) {
+      return true;
+    }
+  }
+  for (const Block* b : n->blocks()) {
+    for (const Node* m : b->nodes()) {
+      if (readsValuelessConstant(m)) {
+        return true;
+      }
+    }
+    for (const Value* v : b->outputs()) {
+      if (isValuelessConstant(v)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool anyResultUsed(const Node* n) {
   return std::any_of(n->outputs().begin(), n->outputs().end(),
                      [](const Value* v) { return v->hasUses(); });
@@ -921,7 +955,7 @@ void collectOutlinable(Block* b, std::vector<std::pair<GraphSize, Node*>>& out) 
         collectOutlinable(inner, out);
       }
     } else if ((n->kind() == c10::prim::If || n->kind() == c10::prim::Loop) &&
-               anyResultUsed(n)) {
+               anyResultUsed(n) && !readsValuelessConstant(n)) {
       out.emplace_back(sizeOf(n), n);
     }
   }
