@@ -211,10 +211,11 @@ def main(argv=None) -> int:
         # fuser, before any first call is timed: the process's one-time costs
         # (the first TorchScript compilation and profiling run, operator
         # lookups, kernels) would otherwise land on whichever JIT variant
-        # comes first.
+        # comes first. It is what the baseline does: if it hangs or crashes
+        # the baseline is the variant skipped (and the warm-up with it).
         jit_warmup = None
-        if any(v.kind == "jit" for n, v in variants.items() if n not in skip):
-            ev.send(ev="begin", variant=None, phase="jit_warmup", limit_s=a.first_calls_limit)
+        if BASELINE in variants and BASELINE not in skip:
+            ev.send(ev="begin", variant=BASELINE, phase="jit_warmup", limit_s=a.first_calls_limit)
             t0 = time.perf_counter()
             try:
                 with torch_optspec.enabled(False):
@@ -225,7 +226,7 @@ def main(argv=None) -> int:
                 jit_warmup = {"s": time.perf_counter() - t0, "error": None}
             except Exception as e:  # noqa: BLE001 - the variants report it
                 jit_warmup = {"s": time.perf_counter() - t0, "error": first_line(e)}
-            ev.send(ev="end", variant=None, phase="jit_warmup")
+            ev.send(ev="end", variant=BASELINE, phase="jit_warmup")
 
         # first calls, one variant after the other, each under its limit; the
         # oneDNN variants (the slow first calls, the ones most likely to run
