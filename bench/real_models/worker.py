@@ -84,15 +84,37 @@ def onednn_nodes(graph) -> Dict[str, int]:
 
 def extension_info() -> dict:
     """Which build of the extension this process loaded (the checkout's is
-    rebuilt in place during development): path, mtime, sha256 prefix."""
+    rebuilt in place during development): each torch_optspec shared library
+    mapped into the process (the binding _C and libtorch_optspec, which holds
+    the passes), its mtime and sha256 prefix. Called at the worker's start,
+    right after the import."""
     import hashlib
-    path = getattr(torch_optspec._C, "__file__", None)
-    if not path:
-        return {}
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    return {"path": path, "mtime": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(path))),
-            "sha256": digest, "version": torch_optspec.__version__}
+    pkg = os.path.dirname(os.path.realpath(torch_optspec.__file__)) + os.sep
+    paths = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                fields = line.split(maxsplit=5)
+                path = fields[5].strip() if len(fields) == 6 else ""
+                if path.startswith(pkg) and ".so" in os.path.basename(path):
+                    paths.add(path)
+    except OSError:
+        pass
+    c_path = getattr(torch_optspec._C, "__file__", None)
+    if c_path:
+        paths.add(os.path.realpath(c_path))
+    libs = {}
+    for path in sorted(paths):
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()[:16]
+            libs[os.path.basename(path)] = {
+                "path": path, "sha256": digest,
+                "mtime": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(path)))}
+        except OSError as e:
+            libs[os.path.basename(path)] = {"path": path, "error": str(e)}
+    key = "+".join(v.get("sha256", "?")[:8] for _, v in sorted(libs.items()))
+    return {"libraries": libs, "sha256": key, "version": torch_optspec.__version__}
 
 
 def plan_summary() -> dict:
@@ -189,6 +211,7 @@ def main(argv=None) -> int:
     if spec is None:
         raise SystemExit(f"unknown model {a.model!r}")
     loadavg_start = os.getloadavg()
+    extension = extension_info()
 
     ev.send(ev="begin", variant=None, phase="build_model", limit_s=300)
     t0 = time.perf_counter()
@@ -313,7 +336,7 @@ def main(argv=None) -> int:
         "variants": {n: v.as_dict() for n, v in variants.items()},
         "loadavg_start": loadavg_start, "loadavg_end": os.getloadavg(),
         "wall_s": time.perf_counter() - t_start, "stats": torch_optspec.stats(),
-        "extension": extension_info(),
+        "extension": extension,
     }
     ev.send(ev="result", result=result)
     return 0
