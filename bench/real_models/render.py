@@ -180,8 +180,8 @@ def markdown(results: dict) -> str:
 
     L += ["", "## Models", "",
           "CPU share: the worker's CPU time per wall second and thread over its timing blocks (median "
-          "and lowest block); near 1.00 when the blocks had the cores to themselves, lower when other "
-          "processes took them.", "",
+          "and lowest block); near 1.00 when the blocks kept both threads busy; lower when other "
+          "processes took a core, or when a plan left a thread idle.", "",
           "| model | what | inputs | TorchScript | calls per block | CPU share (lowest) | worker starts "
           "| wall (s) |", "|---|---|---|---|---|---|---|---|"]
     for e in results["models"]:
