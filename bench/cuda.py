@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 import torch_optspec
 from torch_optspec import fresh_copy
-from torch_optspec.census import GUARD_KIND, effective_plan, fast_path, guard_nodes
+from torch_optspec.census import GUARD_OP, effective_plan, fast_path, guard_nodes
 
 from .models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
 from .run import machine_info
@@ -110,7 +110,7 @@ def groups_in(block, taken_only: bool = True, out=None):
                               if n.kind() not in ("prim::Constant", "prim::ListConstruct")))
             continue
         blocks = list(node.blocks())
-        if taken_only and node.kind() == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+        if taken_only and node.kind() == "prim::If" and node.inputsAt(0).node().kind() == GUARD_OP:
             blocks = blocks[:1]
         for b in blocks:
             groups_in(b, taken_only, out)

@@ -20,9 +20,9 @@ import torch.utils.benchmark as benchmark
 
 import torch_optspec
 import torch_optspec.fusers
-from torch_optspec.census import outlined_call
+from torch_optspec.census import GUARD_OP as GUARD
+from torch_optspec.census import fast_path  # block0 of the guard's If, or the outlined plan
 
-GUARD = "torch_optspec::check_none_pattern"
 FUSION_KINDS = ("prim::TensorExprGroup", "prim::oneDNNFusionGroup")
 FUSER_CHECKS = ("prim::TypeCheck", "prim::oneDNNFusionGuard", "prim::TensorExprDynamicGuard")
 
@@ -83,16 +83,6 @@ def groups(graph) -> List[str]:
                    if m.kind() != "prim::Constant"]
             out.append("[" + " ".join(ops) + "]")
     return out
-
-
-def fast_path(top):
-    """What a call matching the guard runs: block0 of the versioning If, or
-    the optimized graph of the function it calls when the fast path is
-    outlined (torch_optspec.set_fast_path)."""
-    guard = next(n for n in top.nodes() if n.kind() == GUARD)
-    block0 = next(guard.output().uses()[0].user.blocks())
-    call = outlined_call(block0)
-    return block0 if call is None else torch_optspec._C._called_plan(call)
 
 
 def compile_and_summarize(module, args, on: bool, calls: int = 4):

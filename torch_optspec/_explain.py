@@ -31,7 +31,7 @@ import torch
 from . import _C
 from ._api import enabled as _enabled_block
 from ._api import is_enabled
-from .census import GUARD_KIND, GraphSummary, fallback_plans, summarize_graph
+from .census import GUARD_OP, GraphSummary, fallback_plans, summarize_graph
 from .census import outlined_call  # noqa: F401  (re-exported for older callers)
 
 _SKIP_TEXT = {
@@ -126,7 +126,7 @@ class ExplainReport:
         for i in shown:
             lines.append(f"    {i.name:<24} {i.type:<18} example: {i.example:<26} -> {i.decision}")
         if self.after.guards:
-            lines.append(f"  guard: {GUARD_KIND} pattern={', '.join(self.after.guard_patterns)}"
+            lines.append(f"  guard: {GUARD_OP} pattern={', '.join(self.after.guard_patterns)}"
                          "  (1 = must be None, 0 = must be a Tensor; else the fallback runs)")
         if self.before_error is not None:
             lines.append(f"  stock TorchScript (the pass off) fails on this example: {self.before_error}")

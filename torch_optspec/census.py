@@ -13,10 +13,14 @@ import torch
 
 from . import _C
 
-# The guard operator's name, as the library defines it, and the value site's
-# check (values.cpp): its If calls the value-specialized plan in block0.
-GUARD_KIND: str = _C.GUARD_KIND
-VALUE_SITE_KIND: str = _C.VALUE_SITE_KIND
+# The qualified names of the guard operator (the None-pattern check in front
+# of a specialized plan) and of the value site's check op (values.cpp: its If
+# calls the value-specialized plan in block0), as the library defines them.
+GUARD_OP: str = _C.GUARD_KIND
+VALUE_CHECK_OP: str = _C.VALUE_SITE_KIND
+# Old names, kept for code written against 0.2.
+GUARD_KIND: str = GUARD_OP
+VALUE_SITE_KIND: str = VALUE_CHECK_OP
 
 # Node kinds that are fusion groups (one compiled kernel each).
 FUSION_GROUP_KINDS = (
@@ -52,12 +56,12 @@ def guard_nodes(graph: torch._C.Graph) -> List[torch._C.Node]:
     site's generic branch too)."""
     found = []
     for n in graph.nodes():
-        if n.kind() == GUARD_KIND:
+        if n.kind() == GUARD_OP:
             found.append(n)
-        elif n.kind() == VALUE_SITE_KIND:
+        elif n.kind() == VALUE_CHECK_OP:
             site_if = guarded_if(n)
             if site_if is not None:
-                found += [m for m in list(site_if.blocks())[1].nodes() if m.kind() == GUARD_KIND]
+                found += [m for m in list(site_if.blocks())[1].nodes() if m.kind() == GUARD_OP]
     return found
 
 
@@ -65,7 +69,7 @@ def value_site_plan(graph: torch._C.Graph) -> Optional[torch._C.Graph]:
     """The optimized plan a value site calls once it has learned the values
     (None while learning, or before that plan was optimized)."""
     for n in graph.nodes():
-        if n.kind() == VALUE_SITE_KIND:
+        if n.kind() == VALUE_CHECK_OP:
             site_if = guarded_if(n)
             call = outlined_call(next(site_if.blocks())) if site_if is not None else None
             return _C._called_plan(call) if call is not None else None
@@ -118,7 +122,7 @@ def fast_path(graph: torch._C.Graph):
     graph = effective_plan(graph)
     guards = guard_nodes(graph)
     if not guards:
-        raise ValueError(f"no {GUARD_KIND} in the graph")
+        raise ValueError(f"no {GUARD_OP} in the graph")
     block0 = next(guarded_if(guards[0]).blocks())
     call = outlined_call(block0)
     return block0 if call is None else _C._called_plan(call)
@@ -187,12 +191,12 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                                   if n.kind() not in ("prim::Constant", "prim::ListConstruct")])
             if kind == "prim::If":
                 cond = node.inputsAt(0).node().kind()
-                if cond not in FUSER_GUARD_KINDS and cond not in (GUARD_KIND, VALUE_SITE_KIND):
+                if cond not in FUSER_GUARD_KINDS and cond not in (GUARD_OP, VALUE_CHECK_OP):
                     ifs += 1
-            if kind == GUARD_KIND:
+            if kind == GUARD_OP:
                 patterns.append(str(guard_pattern(node)) if node.hasAttribute("pattern") else "?")
             blocks = list(node.blocks())
-            if kind == "prim::If" and node.inputsAt(0).node().kind() == VALUE_SITE_KIND:
+            if kind == "prim::If" and node.inputsAt(0).node().kind() == VALUE_CHECK_OP:
                 # Learned: the value-specialized plan runs; else the generic branch.
                 call = outlined_call(blocks[0])
                 learned = _C._called_plan(call) if call is not None else None
@@ -200,7 +204,7 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
                 pending += call is not None and learned is None
                 walk(learned.block() if learned is not None else blocks[1], level)
                 continue
-            if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+            if kind == "prim::If" and node.inputsAt(0).node().kind() == GUARD_OP:
                 depth = max(depth, level + 1)
                 blocks = blocks[:1]  # the fast path; block1 is the unspecialized slow path
                 call = outlined_call(blocks[0])
@@ -220,7 +224,7 @@ def summarize_graph(graph: torch._C.Graph) -> GraphSummary:
         prim_if=ifs,
         unchecked_cast=kinds["prim::unchecked_cast"],
         none_checks=kinds["aten::__is__"] + kinds["aten::__isnot__"],
-        guards=kinds[GUARD_KIND],
+        guards=kinds[GUARD_OP],
         guard_patterns=patterns,
         pending=pending,
         guard_depth=depth,
