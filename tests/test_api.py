@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import torch_optspec
-from graphs import GUARD, guard_patterns, run_and_get_plan, script_fresh
+from helpers.graphs import GUARD, guard_patterns, run_and_get_plan, script_fresh
 
 
 def f(x: torch.Tensor, m: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import torch_optspec
-from graphs import script_fresh
+from helpers.graphs import script_fresh
 
 BARRIER = "torch_optspec::emission_barrier"
 

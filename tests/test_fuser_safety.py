@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import torch_optspec
-from graphs import script_fresh
+from helpers.graphs import script_fresh
 
 ops = torch.ops.torch_optspec
 

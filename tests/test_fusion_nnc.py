@@ -6,7 +6,7 @@ import torch
 from torch.testing import FileCheck
 
 import torch_optspec
-from graphs import (GUARD, all_plans, checks_on, fast_graph, fusion_groups, guard_patterns,
+from helpers.graphs import (GUARD, all_plans, checks_on, fast_graph, fusion_groups, guard_patterns,
                     none_checks, run_and_get_plan, script_fresh)
 
 

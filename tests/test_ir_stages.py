@@ -7,7 +7,7 @@ import torch
 from torch.testing import FileCheck
 
 import torch_optspec
-from graphs import GUARD, block_text, count
+from helpers.graphs import GUARD, block_text, count
 
 specialize = torch_optspec._C._specialize_with_pattern
 describe = torch_optspec._C._describe_profiled_plan

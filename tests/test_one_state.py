@@ -2,7 +2,7 @@
 extension is a thin binding that links libtorch_optspec, so a library loaded
 before it (LD_PRELOAD, torch.ops.load_library, dlopen) is the one it uses,
 and one loaded after it from another file stays inactive. Each order runs in
-a fresh process (tests/one_state_check.py)."""
+a fresh process (tests/helpers/one_state_check.py)."""
 import glob
 import os
 import subprocess
@@ -13,7 +13,7 @@ import pytest
 import torch_optspec
 
 HERE = os.path.dirname(__file__)
-CHECK = os.path.join(HERE, "one_state_check.py")
+CHECK = os.path.join(HERE, "helpers", "one_state_check.py")
 PACKAGE_LIB = os.path.join(torch_optspec.cmake_prefix_path, "lib", "libtorch_optspec.so")
 
 

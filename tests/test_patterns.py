@@ -6,7 +6,7 @@ import torch
 from torch.testing import FileCheck
 
 import torch_optspec
-from graphs import GUARD, checks_on, guard_pattern, guard_node, run_and_get_plan, script_fresh
+from helpers.graphs import GUARD, checks_on, guard_pattern, guard_node, run_and_get_plan, script_fresh
 
 
 def no_optional(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

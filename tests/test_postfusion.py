@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 
 import torch_optspec
-from graphs import all_plans, guard_patterns, nodes, script_fresh
+from helpers.graphs import all_plans, guard_patterns, nodes, script_fresh
 
 
 def acc_loop(x: torch.Tensor, o: Optional[torch.Tensor]) -> torch.Tensor:

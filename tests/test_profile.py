@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 
 import torch_optspec
-from graphs import script_fresh
+from helpers.graphs import script_fresh
 
 
 def f(x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:

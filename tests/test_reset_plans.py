@@ -14,7 +14,7 @@ from torch_optspec import census
 def test_reset_while_other_threads_call_never_crashes():
     """reset_plans retires the old executors instead of freeing them: calls in
     flight finish on them. (Flushing in place crashed this 3 runs of 3.)"""
-    script = os.path.join(os.path.dirname(__file__), "reset_plans_race.py")
+    script = os.path.join(os.path.dirname(__file__), "helpers", "reset_plans_race.py")
     for _ in range(2):
         proc = subprocess.run([sys.executable, script, "2.5"], capture_output=True, text=True,
                               timeout=300)

@@ -5,7 +5,7 @@ import io
 import torch
 
 import torch_optspec
-from graphs import fast_graph, fusion_groups, guard_patterns, none_checks, run_and_get_plan, script_fresh
+from helpers.graphs import fast_graph, fusion_groups, guard_patterns, none_checks, run_and_get_plan, script_fresh
 from test_fusion_nnc import ExampleModule, example_inputs
 
 

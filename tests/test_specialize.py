@@ -3,8 +3,8 @@ runs specialized in stock PyTorch, without torch_optspec.
 
 The end-to-end tests save the report's module specialized (guarded and
 strict, for both None-patterns), its hand-specialized twin and an attention
-block, then run tests/aot_consumer.py once in a subprocess that cannot import
-torch_optspec, and check what it saw."""
+block, then run tests/helpers/aot_consumer.py once in a subprocess that
+cannot import torch_optspec, and check what it saw."""
 import io
 import json
 import os
@@ -96,8 +96,8 @@ def assert_no_torch_optspec_op(module):
 
 @pytest.fixture(scope="module")
 def consumer(tmp_path_factory):
-    """Writes the artifacts, runs tests/aot_consumer.py on them in a process
-    where torch_optspec cannot be imported, returns what it printed."""
+    """Writes the artifacts, runs tests/helpers/aot_consumer.py on them in a
+    process where torch_optspec cannot be imported, returns what it printed."""
     d = tmp_path_factory.mktemp("aot")
     x, mask = example_inputs()
     eager = ExampleModule(1024, 16)
@@ -134,7 +134,7 @@ def consumer(tmp_path_factory):
                 "attn_out": Attn()(q, k, v, attn_mask)}
     torch.save(data, str(d / "data.pt"))
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "TORCH_OPTSPEC_ENABLE")}
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "aot_consumer.py"), str(d)],
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "helpers", "aot_consumer.py"), str(d)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,7 +11,7 @@ import torch
 
 import torch_optspec
 from torch_optspec import census
-from graphs import script_fresh
+from helpers.graphs import script_fresh
 
 CALLS = 8  # profiling, P0, 3 learning calls, the site's fallback profiling, its plan
 

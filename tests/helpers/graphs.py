@@ -5,7 +5,7 @@ from typing import Callable, Iterable, List
 import torch
 
 import torch_optspec
-from torch_optspec.census import GUARD_KIND as GUARD
+from torch_optspec.census import GUARD_OP as GUARD
 from torch_optspec.census import guard_pattern, nodes, outlined_call  # noqa: F401
 
 
@@ -49,8 +49,10 @@ def guard_patterns(graph: torch._C.Graph) -> List[List[int]]:
             if n.kind() == GUARD]
 
 
-def fast_path(graph: torch._C.Graph):
-    """block0 of the versioning prim::If that the guard feeds."""
+def guard_fast_block(graph: torch._C.Graph):
+    """block0 of the versioning prim::If that the top-level guard feeds, as
+    it stands: an outlined fast path's call is not followed, unlike
+    torch_optspec.census.fast_path."""
     guard = guard_node(graph)
     assert guard is not None, f"no {GUARD} in\n{graph}"
     (use,) = guard.output().uses()

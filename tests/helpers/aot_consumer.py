@@ -2,7 +2,7 @@
 torch_optspec.specialize() wrote and runs them (tests/test_specialize.py runs
 this file and reads the JSON it prints on its last line).
 
-    python tests/aot_consumer.py DIR
+    python tests/helpers/aot_consumer.py DIR
 
 DIR holds the saved models and data.pt (inputs, eager outputs and
 gradients, written by torch.save). Plain torch only: importing torch_optspec
