@@ -23,10 +23,11 @@ import pytest
 import torch
 
 import torch_optspec
+from torch_optspec import census
 from test_fusion_nnc import ExampleModule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUARD = "torch_optspec::check_none_pattern"
+GUARD = census.GUARD_OP
 
 CUDA = [pytest.mark.cuda,
         pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import torch_optspec
+from torch_optspec import census
 from torch_optspec.__main__ import main as cli_main
 from torch_optspec.__main__ import parse_input
 
@@ -90,7 +91,7 @@ def test_leaves_the_callers_model_alone():
         for _ in range(3):
             scripted(torch.randn(2, 4), None)  # compiled now, with the pass off
     plan = torch.jit.last_executed_optimized_graph()
-    assert "check_none_pattern" not in str(plan)
+    assert census.GUARD_OP.split("::")[1] not in str(plan)
 
 
 def test_script_function():
@@ -195,12 +196,12 @@ def test_census_flags_a_fast_path_not_compiled_yet():
     assert summaries[-1].pending == 0 and summaries[-1].complete
 
 
-NESTED_GUARDS = """
+NESTED_GUARDS = f"""
 graph(%x : Tensor, %m : Tensor?, %n : Tensor?):
-  %ok : bool = torch_optspec::check_none_pattern[pattern=[1], dtypes=[-1], dims=[-1], devices=[""]](%m)
+  %ok : bool = {census.GUARD_OP}[pattern=[1], dtypes=[-1], dims=[-1], devices=[""]](%m)
   %r : Tensor = prim::If(%ok)
     block0():
-      %ok2 : bool = torch_optspec::check_none_pattern[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
+      %ok2 : bool = {census.GUARD_OP}[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
       %s : Tensor = prim::If(%ok2)
         block0():
           %t : Tensor = aten::tanh(%x)
@@ -210,7 +211,7 @@ graph(%x : Tensor, %m : Tensor?, %n : Tensor?):
       -> (%s)
     block1():
       -> (%x)
-  %ok3 : bool = torch_optspec::check_none_pattern[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
+  %ok3 : bool = {census.GUARD_OP}[pattern=[0], dtypes=[-1], dims=[-1], devices=[""]](%n)
   %u : Tensor = prim::If(%ok3)
     block0():
       %v : Tensor = aten::relu(%r)

@@ -38,7 +38,7 @@ from bench.models.nn_twins import (  # noqa: E402
     MultiheadAttentionFunctional, MultiheadAttentionTwin, TransformerDecoderTwin,
     TransformerEncoderTwin)
 from torch_optspec import census  # noqa: E402
-from torch_optspec.census import GUARD_KIND, summarize_graph  # noqa: E402
+from torch_optspec.census import GUARD_OP, summarize_graph  # noqa: E402
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=64, max_position_embeddings=40)
@@ -71,11 +71,11 @@ def ifs_reading(graph, input_name: str, conditions=None) -> int:
     def walk(block):
         nonlocal count
         for node in block.nodes():
-            if node.kind() == GUARD_KIND:
+            if node.kind() == GUARD_OP:
                 continue
             reads = any(i in tainted for i in node.inputs())
             blocks = list(node.blocks())
-            if node.kind() == "prim::If" and node.inputsAt(0).node().kind() == GUARD_KIND:
+            if node.kind() == "prim::If" and node.inputsAt(0).node().kind() == GUARD_OP:
                 blocks = blocks[:1]  # fast path only
             for inner in blocks:
                 walk(inner)

@@ -20,10 +20,11 @@ import pytest
 import torch
 
 import torch_optspec
+from torch_optspec import census
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDLER = os.path.join(ROOT, "examples", "serving", "torchserve_handler.py")
-GUARD = "torch_optspec::check_none_pattern"
+GUARD = census.GUARD_OP
 
 
 sys.path.insert(0, os.path.join(ROOT, "examples", "serving"))

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import torch_optspec
+from torch_optspec import census
 from test_fusion_nnc import ExampleModule, example_inputs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,7 +89,7 @@ def saved_code(module) -> str:
 def assert_no_torch_optspec_op(module):
     code = saved_code(module)
     assert "ops.torch_optspec" not in code and "torch_optspec::" not in code, code
-    assert torch_optspec._C.GUARD_KIND.split("::")[1] not in code, code
+    assert census.GUARD_OP.split("::")[1] not in code, code
 
 
 # ------------------------------------------------ saved, loaded elsewhere ---
