@@ -1,4 +1,5 @@
 """torch_optspec.explain() and `python -m torch_optspec explain MODEL.pt`."""
+import types
 from typing import Optional
 
 import pytest
@@ -241,3 +242,68 @@ def test_explain_module_imports_by_its_public_name():
     from torch_optspec.explain import explain, fresh_copy  # noqa: F401
     assert torch_optspec.explain is explain and callable(torch_optspec.explain)
     assert module.explain is explain
+
+
+@torch.jit.ignore
+def python_side(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+class NotSaveable(torch.nn.Module):
+    """Scripts and runs, but torch.jit.save raises ("Could not export Python
+    function call"): explain() must not depend on save/load."""
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = python_side(x) * 2.0
+        if mask is not None:
+            y = y + mask
+        return y
+
+
+def test_explain_works_on_a_module_that_does_not_round_trip():
+    scripted = torch.jit.script(NotSaveable())
+    with pytest.raises(Exception, match="Python function"):
+        torch.jit.save(scripted, "/dev/null")
+    with torch.no_grad():
+        report = torch_optspec.explain(scripted, torch.ones(3), torch.ones(3), enabled=True)
+    assert report.specialized
+    assert [i.decision for i in report.inputs if i.type == "Optional[Tensor]"] == ["Tensor"]
+    # Read from the pass's own log, not recomputed.
+    assert report.results and report.results[0]["outcome"] == "specialized"
+    assert report.results[0]["inputs"][-1]["kind"] == "tensor"
+
+
+def test_explain_keyword_arguments_do_not_collide_with_its_options():
+    class Kw(torch.nn.Module):
+        def forward(self, x: torch.Tensor, enabled: Optional[torch.Tensor] = None,
+                    calls: Optional[torch.Tensor] = None) -> torch.Tensor:
+            if enabled is not None:
+                x = x + enabled
+            if calls is not None:
+                x = x * calls
+            return x
+
+    with torch.no_grad():
+        report = torch_optspec.explain(torch.jit.script(Kw()), torch.ones(2), enabled=True,
+                                       example_kwargs={"enabled": torch.ones(2), "calls": None})
+    decisions = {i.name: i.decision for i in report.inputs}
+    assert decisions == {"x": "-", "enabled": "Tensor", "calls": "None"}
+
+
+def test_explain_names_the_autodiff_path_and_the_legacy_executor():
+    fn = torch.jit.script(NotSaveable())
+    report = torch_optspec.explain(fn, torch.ones(3, requires_grad=True), None, enabled=True)
+    assert not report.specialized and "autodiff path" in report.reasons[0]
+    old = torch._C._jit_set_profiling_executor(False)
+    try:
+        with torch.no_grad():
+            report = torch_optspec.explain(fn, torch.ones(3), None, enabled=True)
+    finally:
+        torch._C._jit_set_profiling_executor(old)
+    assert not report.specialized and "legacy (non-profiling) executor" in report.reasons[0]
+
+
+def test_explain_module_is_importable_and_not_shadowed():
+    import torch_optspec._explain as module
+    assert isinstance(module, types.ModuleType)
+    assert callable(torch_optspec.explain)

@@ -56,3 +56,22 @@ def test_a_library_loaded_after_the_package_stays_inactive():
     copies, stderr = run("package_then_load_library", lib)
     assert len(copies) == 2
     assert "another copy of torch_optspec is already loaded" in stderr
+
+
+def test_second_copy_in_the_process_stays_inactive_and_warns(tmp_path):
+    """libtorch_optspec.so loaded next to the Python extension does not
+    register a second pass (it would read another switch)."""
+    import glob
+    import subprocess
+    import sys
+
+    libs = glob.glob("build-cpp/**/libtorch_optspec.so", recursive=True)
+    if not libs:
+        pytest.skip("libtorch_optspec.so not built (make build-cpp)")
+    code = (
+        "import torch, torch_optspec\n"
+        f"torch.ops.load_library({libs[0]!r})\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "another copy of torch_optspec is already loaded" in proc.stderr

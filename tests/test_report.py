@@ -1,6 +1,6 @@
-"""report() and the summary at exit (csrc/report.cpp), and the settings read
-from the environment at load (csrc/env.cpp). Each reason runs in a process of
-its own: the executor switches are process-wide."""
+"""report() and the summary at exit (csrc/report.cpp). Each reason runs in a
+process of its own: the executor switches are process-wide. The settings read
+from the environment: tests/test_environment.py."""
 import os
 import subprocess
 import sys
@@ -8,7 +8,6 @@ import tempfile
 import textwrap
 
 import pytest
-import torch
 
 import torch_optspec
 
@@ -149,66 +148,3 @@ def test_summary_asked_for_without_the_pass():
     p = run_exit_program(TORCH_OPTSPEC_SUMMARY="yes")
     lines = summary_lines(p)
     assert len(lines) == 1 and "disabled; graphs seen 0" in lines[0], p.stderr
-
-
-SETTINGS = ("import torch_optspec; print(torch_optspec.get_fast_path(), "
-            "torch_optspec.get_value_learning(), torch_optspec._C._summary_at_exit(), "
-            "torch_optspec._C._bridge_work_limit())")
-
-
-def settings(**env):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TORCH_OPTSPEC_")}
-    p = subprocess.run([sys.executable, "-c", SETTINGS], capture_output=True, text=True,
-                       timeout=300, env={**base, "PYTHONPATH": ROOT, **env})
-    assert p.returncode == 0, p.stderr
-    return p.stdout.split(), p.stderr
-
-
-@pytest.mark.parametrize("env,expected,warning", [
-    ({}, ["auto", "True", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "Outline"}, ["outline", "True", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "inline"}, ["inline", "True", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_FAST_PATH": "sideways"}, ["auto", "True", "False", "100000"],
-     "ignoring TORCH_OPTSPEC_FAST_PATH=sideways"),
-    ({"TORCH_OPTSPEC_VALUES": "off"}, ["auto", "False", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_VALUES": "0"}, ["auto", "False", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_VALUES": "maybe"}, ["auto", "True", "False", "100000"],
-     "Ignoring invalid value for boolean flag TORCH_OPTSPEC_VALUES"),
-    ({"TORCH_OPTSPEC_SUMMARY": "1"}, ["auto", "True", "True", "100000"], None),
-    ({"TORCH_OPTSPEC_ENABLE": "1"}, ["auto", "True", "True", "100000"], None),
-    ({"TORCH_OPTSPEC_ENABLE": "1", "TORCH_OPTSPEC_SUMMARY": "no"}, ["auto", "True", "False", "100000"], None),
-    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "0"}, ["auto", "True", "False", "0"], None),
-    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "2500"}, ["auto", "True", "False", "2500"], None),
-    ({"TORCH_OPTSPEC_BRIDGE_WORK_LIMIT": "-1"}, ["auto", "True", "False", "100000"],
-     "ignoring TORCH_OPTSPEC_BRIDGE_WORK_LIMIT=-1"),
-])
-def test_environment_settings(env, expected, warning):
-    got, stderr = settings(**env)
-    assert got == expected, stderr
-    if warning:
-        assert warning in stderr, stderr
-    else:
-        assert "Ignoring" not in stderr and "ignoring" not in stderr, stderr
-
-
-def test_value_learning_off_leaves_values_alone():
-    @torch.jit.script
-    def g(x: torch.Tensor, flag: bool):
-        if flag:
-            return x * 2
-        return x - 1
-
-    def sites(on):
-        torch_optspec.reset_plans(g)
-        torch_optspec.reset_stats()
-        torch_optspec.set_value_learning(on)
-        with torch.no_grad(), torch_optspec.enabled():
-            for _ in range(8):
-                out = g(torch.ones(2), True)
-        assert torch.equal(out, torch.full((2,), 2.0))
-        return torch_optspec.stats()["value_sites"]
-
-    assert sites(True) == 1
-    assert sites(False) == 0
-    with pytest.raises(TypeError):
-        torch_optspec.set_value_learning(1)

@@ -332,3 +332,26 @@ def test_oneDNN_still_fuses_behind_a_value_site(varying):
         outs[on] = out
     assert groups[True] >= groups[False] >= 1
     assert torch.allclose(outs[True], outs[False], atol=1e-5)
+
+
+def test_value_learning_off_leaves_values_alone():
+    @torch.jit.script
+    def g(x: torch.Tensor, flag: bool):
+        if flag:
+            return x * 2
+        return x - 1
+
+    def sites(on):
+        torch_optspec.reset_plans(g)
+        torch_optspec.reset_stats()
+        torch_optspec.set_value_learning(on)
+        with torch.no_grad(), torch_optspec.enabled():
+            for _ in range(8):
+                out = g(torch.ones(2), True)
+        assert torch.equal(out, torch.full((2,), 2.0))
+        return torch_optspec.stats()["value_sites"]
+
+    assert sites(True) == 1
+    assert sites(False) == 0
+    with pytest.raises(TypeError):
+        torch_optspec.set_value_learning(1)
