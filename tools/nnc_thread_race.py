@@ -4,7 +4,7 @@ thread-safe. 8 threads call one scripted function whose elementwise chain NNC
 fuses, and compare with the eager result; some calls come back wrong or
 raise ("MALFORMED INPUT: could not find var_node").
 
-That is why tests/test_reliability.py runs its thread tests without it.
+That is why tests/test_threads.py runs without it.
 
     python tools/nnc_thread_race.py [seconds]     # exits 1 when a wrong result or error was seen
 """
