@@ -8,7 +8,7 @@
 - scripted BERT: stock keeps prim::If on the attention mask, the pass removes it;
 - torch.nn TransformerEncoder / TransformerDecoderLayer / MultiheadAttention,
   scripted unmodified, are specialized and stay correct for every None-pattern;
-- branch counts against the hand twins (issue 9): nn.MultiheadAttention (masks
+- branch counts against the hand twins: nn.MultiheadAttention (masks
   or not, frozen or not), nn.TransformerEncoder, nn.TransformerDecoder, the
   HF-signature layer (bench/models/hf_signature.py) and the BERT port: the
   model prim::If left on the path the calls run, with the pass, must be <= the
@@ -447,8 +447,9 @@ def test_nn_encoder_switching_patterns_stays_correct():
 # hf_signature.py, bert.py) with that call fixed as Final constants. The
 # model prim::If left on the path the calls run (census.summarize_graph: the
 # guard's fast path, inline or outlined, and a value site's specialized plan)
-# with the pass must be <= the twin's: what issue 9 asks of the pass. The
-# pass specializes these deployments from the 6th call on (value site).
+# with the pass must be <= the twin's: the pass removes at least the branches
+# the hand specialization removes. The pass specializes these deployments
+# from the 6th call on (value site).
 
 CALLS = 8
 

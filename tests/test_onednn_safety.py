@@ -1,5 +1,5 @@
-"""oneDNN Graph, the real CPU fuser, on graphs the pass touched (issue 10):
-stock torch 2.13's oneDNN Graph raises, miscomputes or crashes on these; with
+"""oneDNN Graph, the real CPU fuser, on graphs the pass touched: stock torch
+2.13's oneDNN Graph raises, miscomputes or crashes on these; with
 torch_optspec enabled every call runs and equals eager (and the pass-off run
 where that one runs), the specialized code still fuses.
 
@@ -163,7 +163,7 @@ TWO_TOWERS = """
 
 
 def test_two_tower_model_patterns_changing_under_onednn(tmp_path):
-    """Point 4. The order that runs stock (both towers profiled first) keeps
+    """The order that runs stock (both towers profiled first) keeps
     running with the pass; the orders where stock's plan was compiled without
     a tower fail stock at the first call of another pattern and run with the
     pass. With the pass the towers are fused (stock's sit in If blocks)."""
@@ -179,7 +179,7 @@ def test_two_tower_model_patterns_changing_under_onednn(tmp_path):
 
 
 def test_grad_mode_slow_path_is_safe_and_keeps_gradients(tmp_path):
-    """Point 1. The slow path's grad-mode branch is the original body inline
+    """The slow path's grad-mode branch is the original body inline
     (a fallback function compiled under grad mode would go down the autodiff
     path, tools/autodiff_optional_bias_repro.py); it was never profiled for
     the other pattern, so the stage renames its arithmetic before oneDNN's
@@ -234,31 +234,41 @@ def test_grad_mode_slow_path_is_safe_and_keeps_gradients(tmp_path):
                  "equal": True, "grad_equal": True}, r
 
 
-def test_bert_without_mask_and_torch_nn_attention_run_under_onednn(tmp_path):
-    """Point 3 at test size: BERT without a mask fuses like its twin (stock
-    fails); nn.MultiheadAttention and nn.TransformerEncoder run (stock and
-    their twins fail)."""
-    r = run_script(tmp_path, f"""
+# The start of the scripts that run the BERT port and torch.nn attention
+# under oneDNN Graph (seeded: the models built after it get the same weights
+# in every run), and the torch.nn models they build after BERT.
+MODELS_PRELUDE = f"""
         import json, sys
         sys.path.insert(0, {ROOT!r})
         import torch
         from torch import nn
         import torch_optspec
         from bench.models.bert import BertConfigLite, BertModel, SpecializedBertModel, make_inputs, random_weights
-        from torch_optspec.census import summarize_graph
 
         torch.jit.enable_onednn_fusion(True)
         torch.manual_seed(0)
+"""
+TORCH_NN_MODELS = """
+        mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+        enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
+                                    2, enable_nested_tensor=False).eval()
+        x = torch.randn(2, 16, 32)
+"""
+
+
+def test_bert_without_mask_and_torch_nn_attention_run_under_onednn(tmp_path):
+    """At test size: BERT without a mask fuses like its twin (stock
+    fails); nn.MultiheadAttention and nn.TransformerEncoder run (stock and
+    their twins fail)."""
+    r = run_script(tmp_path, MODELS_PRELUDE + """
+        from torch_optspec.census import summarize_graph
         cfg = BertConfigLite(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                              intermediate_size=64, max_position_embeddings=40)
         bert = random_weights(BertModel(cfg)).eval()
         twin = SpecializedBertModel(cfg, use_mask=False).eval()
         twin.load_state_dict(bert.state_dict())
         ids = make_inputs(1, 16, cfg.vocab_size)["input_ids"]
-        mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
-        enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
-                                    2, enable_nested_tensor=False).eval()
-        x = torch.randn(2, 16, 32)
+""" + TORCH_NN_MODELS + f"""
 
         def run(model, args, on):
             s = torch.jit.freeze(torch.jit.script(model))
@@ -299,24 +309,12 @@ def test_models_not_frozen_run_under_onednn(tmp_path):
     partition"). nn.MultiheadAttention and nn.TransformerEncoder fail stock
     (bad optional access) and, with the pass, met DeferSizeCheck's "Schema not
     found for node". With the pass every call runs and equals eager."""
-    r = run_script(tmp_path, f"""
-        import json, sys
-        sys.path.insert(0, {ROOT!r})
-        import torch
-        from torch import nn
-        import torch_optspec
-        from bench.models.bert import BertConfigLite, BertModel, make_inputs, random_weights
-
-        torch.jit.enable_onednn_fusion(True)
-        torch.manual_seed(0)
+    r = run_script(tmp_path, MODELS_PRELUDE + """
         cfg = BertConfigLite(vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                              intermediate_size=128, max_position_embeddings=40)
         bert = random_weights(BertModel(cfg)).eval()
         inputs = make_inputs(2, 16, cfg.vocab_size)
-        mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
-        enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
-                                    2, enable_nested_tensor=False).eval()
-        x = torch.randn(2, 16, 32)
+""" + TORCH_NN_MODELS + f"""
         pad = torch.zeros(2, 16, dtype=torch.bool)
         pad[1, 10:] = True
 

@@ -401,7 +401,7 @@ class _Gen:
         return "\n".join(out)
 
 
-# == Argument kinds beyond Optional[Tensor] (issue 9) ==========================
+# == Argument kinds beyond Optional[Tensor] ====================================
 #
 # _KindsGen writes programs whose signature mixes Optional[Tensor] inputs (the
 # idioms above) with the other argument kinds a deployment fixes:

@@ -15,7 +15,7 @@ float/str/Tuple[Tensor, Tensor]/List[Tensor]]), "flags" (bool/int/float),
 "masks" (masks of several dtypes and ranks); or single kinds (opt_bool, mask,
 ...), comma-separated. A run directory keeps the kinds it was started with.
 
---mode onednn generates oneDNN Graph cases (issue 10; frozen modules with the
+--mode onednn generates oneDNN Graph cases (frozen modules with the
 ops oneDNN fuses and the Optional[Tensor] idioms, fuzz_gen.py; their kinds are
 "tensor": --kinds must be tensor or left out, $OPTSPEC_FUZZ_KINDS is not
 read). They must equal eager; stock torch's own failures on them (the pass
