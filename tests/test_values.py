@@ -1,9 +1,10 @@
 """Value sites and tensor properties: what a deployment fixes besides the
 None-ness of Optional[Tensor]: values of bool/int inputs (and of present
 Optional[bool]/Optional[int]), the None-ness of any Optional[T], and the
-dtype/rank/device of present tensors the model reads. Values are learned by a value site on the first optimized
-calls and specialized through its fallback (csrc/passes/values.cpp);
-tensor properties come from the profiles and are guarded."""
+dtype/rank/device of present tensors the model reads. Values are learned by
+a value site on the first optimized calls and specialized through its
+fallback (csrc/passes/value_site.cpp); tensor properties come from the
+profiles and are guarded."""
 from typing import List, Optional, Tuple
 
 import pytest

@@ -13,8 +13,8 @@ import torch
 
 from . import _C
 
-# The qualified names of the guard operator (the None-pattern check in front
-# of a specialized plan) and of the value site's check op (values.cpp: its If
+# The qualified names of the guard operator (the check in front of a
+# specialized plan) and of the value site's check op (value_site.cpp: its If
 # calls the value-specialized plan in block0), as the library defines them.
 GUARD_OP: str = _C.GUARD_KIND
 VALUE_CHECK_OP: str = _C.VALUE_SITE_KIND
