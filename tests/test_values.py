@@ -81,10 +81,9 @@ def test_other_values_later_give_the_unspecialized_result():
         assert torch.equal(got, _eager_flags(*args)), args
 
 
-@torch.jit.script
-def optionals(x: torch.Tensor, pair: Optional[Tuple[torch.Tensor, torch.Tensor]],
-              many: Optional[List[torch.Tensor]], scale: Optional[float],
-              name: Optional[str]) -> torch.Tensor:
+def _eager_optionals(x: torch.Tensor, pair: Optional[Tuple[torch.Tensor, torch.Tensor]],
+                     many: Optional[List[torch.Tensor]], scale: Optional[float],
+                     name: Optional[str]) -> torch.Tensor:
     if pair is not None:
         x = x + pair[0] * pair[1]
     if many is not None:
@@ -95,6 +94,9 @@ def optionals(x: torch.Tensor, pair: Optional[Tuple[torch.Tensor, torch.Tensor]]
     if name is not None:
         x = x - 1.0
     return x
+
+
+optionals = torch.jit.script(_eager_optionals)  # the eager function is the reference
 
 
 def test_none_ness_of_any_optional_is_specialized():
@@ -111,19 +113,6 @@ def test_none_ness_of_any_optional_is_specialized():
     for args in ((x, None, [a, a], None, "n"), (x, (a, x), None, 2.0, None)):
         with torch.no_grad():
             assert torch.equal(fn(*args), _eager_optionals(*args))
-
-
-def _eager_optionals(x, pair, many, scale, name):
-    if pair is not None:
-        x = x + pair[0] * pair[1]
-    if many is not None:
-        for t in many:
-            x = x + t
-    if scale is not None:
-        x = x * scale
-    if name is not None:
-        x = x - 1.0
-    return x
 
 
 @torch.jit.script
