@@ -10,12 +10,12 @@
 //                                        the pass
 //   TORCH_OPTSPEC_BRIDGE_WORK_LIMIT  integer >= 0   the fuser-safety stage's
 //                                        bound on oneDNN's bridge work
-//                                        (blocks x nodes; passes.h)
+//                                        (blocks x nodes; passes/fuser_safety.h)
 //
 // A flag is c10::utils::check_env's 1 or 0, or true/on/yes, false/off/no in
 // any case. A value outside these warns (c10's warning) and is ignored: the
 // setting keeps its default.
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <c10/util/Exception.h>
 #include <c10/util/env.h>

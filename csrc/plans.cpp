@@ -1,7 +1,7 @@
 // The executor's compiled plans: resetting them safely, and finding the plans
 // of the functions a specialized graph calls (its fallback, an outlined fast
 // path) for inspection.
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>

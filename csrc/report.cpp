@@ -17,7 +17,7 @@
 //   (uses_profiled_with_grad). With inputs or parameters that require grad
 //   such a call is optimized on the autodiff path, where custom passes do not
 //   run (ProfilingGraphExecutorImpl::runProfilingOptimizations).
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <c10/util/Logging.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>

@@ -1,7 +1,7 @@
 // The pass's settings: the global switch, the per-thread override, and where
-// the fast path goes. Read by the registered JIT hooks (register.cpp), never
+// the fast path goes. Read by the pipeline's JIT hooks (pipeline.cpp), never
 // by the stages themselves (they take their settings as arguments).
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
@@ -15,6 +15,7 @@ namespace {
 std::atomic<bool> global_enabled{false};
 std::atomic<int> fast_path_mode{static_cast<int>(FastPathMode::Auto)};
 std::atomic<bool> value_learning{true};
+std::atomic<size_t> bridge_work_limit{kBridgeWorkLimit};
 // -1: follow the global switch; 0/1: an EnabledGuard on this thread.
 thread_local int8_t thread_override = -1;
 
@@ -48,6 +49,14 @@ void disable() {
 bool is_enabled() {
   int8_t o = thread_override;
   return o < 0 ? global_enabled.load(std::memory_order_relaxed) : o != 0;
+}
+
+size_t bridgeWorkLimit() {
+  return bridge_work_limit.load();
+}
+
+void setBridgeWorkLimit(size_t limit) {
+  bridge_work_limit.store(limit);
 }
 
 int8_t threadOverride() {

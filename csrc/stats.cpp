@@ -1,7 +1,7 @@
 // The counters behind torch_optspec::stats(), generated from the one list in
 // the public header (TORCH_OPTSPEC_FORALL_STATS), and the per-thread log of
 // driver results that explain() reads.
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <array>
 #include <atomic>
@@ -94,7 +94,7 @@ void recordProfiledUse(bool grad_mode) {
   }
 }
 
-void recordPlan(const SpecializationPlan& plan) {
+void recordDecisions(const InputDecisions& plan) {
   for (const auto& d : plan.inputs) {
     if (d.kind != InputKind::Skip) {
       continue;
@@ -112,11 +112,11 @@ void recordResult(const Graph& graph, const DriverResult& result) {
     add(k_graphs_specialized, result.outcome == Outcome::Specialized ? 1 : 0);
     add(k_guards_inserted, result.guard_inserted ? 1 : 0);
     add(k_value_sites, result.value_site >= 0 ? 1 : 0);
-    add(k_inputs_none, result.plan.count(InputKind::None));
-    add(k_inputs_tensor, result.plan.count(InputKind::Tensor));
-    add(k_inputs_value, result.plan.count(InputKind::Value) + result.plan.count(InputKind::Present));
+    add(k_inputs_none, result.decisions.count(InputKind::None));
+    add(k_inputs_tensor, result.decisions.count(InputKind::Tensor));
+    add(k_inputs_value, result.decisions.count(InputKind::Value) + result.decisions.count(InputKind::Present));
     size_t properties = 0;
-    for (const auto& d : result.plan.inputs) {
+    for (const auto& d : result.decisions.inputs) {
       properties += d.kind == InputKind::Tensor && d.guardsProperties() ? 1 : 0;
     }
     add(k_inputs_properties, properties);

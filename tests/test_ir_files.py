@@ -49,8 +49,16 @@ def test_ir_file(path):
 
 def test_every_stage_has_ir_files():
     stages = {p.parent.name for p in FILES}
-    assert stages >= {"decide", "version", "refine", "cleanup", "outline", "fuser_safety", "postfusion",
-                      "emission_barriers", "verify", "specialize"}
+    assert stages >= {"element_writes", "decide", "value_site", "version", "refine", "cleanup", "verify",
+                      "outline", "fuser_safety", "postfusion", "emission_barriers", "specialize_inputs",
+                      "ahead_of_time"}
+
+
+def test_ir_folders_are_named_after_their_source_files():
+    """tests/ir/<stage>/ tests csrc/passes/<stage>.cpp: a reader goes from one to the other."""
+    passes = pathlib.Path(__file__).resolve().parent.parent / "csrc" / "passes"
+    folders = {p.parent.name for p in FILES}
+    assert {f for f in folders if not (passes / f"{f}.cpp").exists()} == set()
 
 
 def test_unknown_stage_is_a_clear_error():

@@ -1,5 +1,5 @@
 """The logging recipe (docs/usage.md, docs/design.md): PYTORCH_JIT_LOG_LEVEL
-names the pass's source files; ">specialize_optionals" prints each graph
+names the pass's source files; ">specialize_inputs" prints each graph
 before and after, and ">>stage" entries print each stage's GRAPH_UPDATE.
 Each log is taken from a fresh process."""
 import os
@@ -35,8 +35,8 @@ def run_logged(tmp_path, log_level: str) -> str:
 
 
 def test_jit_log_level_shows_the_graph_before_and_after(tmp_path):
-    """PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" prints both graphs."""
-    log = run_logged(tmp_path, ">specialize_optionals")
+    """PYTORCH_JIT_LOG_LEVEL=">specialize_inputs" prints both graphs."""
+    log = run_logged(tmp_path, ">specialize_inputs")
     assert "Before specializing (x: -, m: Tensor)" in log.replace(".1", "")
     assert "After specializing" in log and GUARD.split("::")[1] in log
 
@@ -44,7 +44,7 @@ def test_jit_log_level_shows_the_graph_before_and_after(tmp_path):
 def test_log_recipe_shows_each_rewrite(tmp_path):
     """The documented recipe: '>>' entries print each stage's GRAPH_UPDATE."""
     log = run_logged(tmp_path, (
-        ">specialize_optionals:>>decide:>>version:>>refine:>>cleanup:>>outline:>>postfusion"))
+        ">specialize_inputs:>>decide:>>version:>>refine:>>cleanup:>>outline:>>postfusion"))
     for line in ("Before specializing", "Inserted the guard", "(refined Tensor) in the fast path",
                  ": tensor (-)"):
         assert line in log, line

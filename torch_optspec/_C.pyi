@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch._C import Graph, Node, ScriptFunction, ScriptModule
 
-GUARD_KIND: str  # "torch_optspec::check_none_pattern"
+GUARD_KIND: str  # "torch_optspec::check_inputs"
 VALUE_SITE_KIND: str  # "torch_optspec::check_values"
 
 # ---- state ----

@@ -326,9 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--onednn", action="store_true",
                     help="torch.jit.enable_onednn_fusion(True) before compiling (oneDNN Graph "
                          "fuses frozen models on CPU)")
-    ex.add_argument("--calls", type=_positive_calls, default=4, metavar="N",
-                    help="calls before reading the optimized plan, >= 2 (default: 4: profiling, "
-                         "optimization, and an outlined fast path's own two)")
+    ex.add_argument("--calls", type=_positive_calls, default=8, metavar="N",
+                    help="calls before reading the optimized plan, >= 2 (default: 8, as "
+                         "explain(): profiling, optimization, three calls a value site learns "
+                         "bool/int values on, its fallback's profiling and plan, and an "
+                         "outlined fast path's own)")
     ex.add_argument("--graph", action="store_true",
                     help="also print the optimized graphs before and after")
     ex.set_defaults(func=_explain)

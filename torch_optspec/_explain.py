@@ -309,7 +309,7 @@ def explain(module_or_function, *example_inputs, example_kwargs: Optional[Dict[s
         reasons.append("the graph has no Optional[Tensor] input")
     elif forward["outcome"] == "rejected":
         reasons.append("the specialized graph failed verification and was dropped: "
-                       f"{forward['reason']} (see PYTORCH_JIT_LOG_LEVEL=\">specialize_optionals\")")
+                       f"{forward['reason']} (see PYTORCH_JIT_LOG_LEVEL=\">specialize_inputs\")")
     elif not specialized:
         reasons.extend(f"{i.name}: {i.decision}" for i in inputs
                        if i.type == "Optional[Tensor]" and i.decision.startswith("skipped"))

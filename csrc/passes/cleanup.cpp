@@ -1,4 +1,4 @@
-// Stage 5: clean up and verify.
+// Stage 6: clean up.
 //
 // After refinement the checks on the specialized inputs are foldable:
 //   aten::__isnot__(%x.refined, None)  -> True   (peephole: a Tensor is never None)
@@ -16,7 +16,9 @@
 // code that never runs. Shape peepholes stay off: they
 // would fold x.dim()/x.size()/dtype from the profiled type, which our guard
 // does not check.
-#include "passes.h"
+#include "cleanup.h"
+
+#include "refine.h"
 
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
@@ -88,49 +90,10 @@ CleanupResult cleanupGraph(std::shared_ptr<Graph>& graph, int max_rounds) {
   return result;
 }
 
-namespace {
-
-void verifyInto(const std::shared_ptr<Graph>& graph, std::ostringstream& out);
-
-// Unresolved aten nodes, and the subgraphs of prim::FallbackGraph nodes (the
-// executor compiles those into functions: Node::lint does not enter them).
-void collectUnresolved(Block* block, std::ostringstream& out) {
-  for (Node* n : block->nodes()) {
-    if (n->maybeSchema() == nullptr && n->kind().is_aten()) {
-      out << "no operator matches " << *n;
-    }
-    if (n->kind() == c10::prim::FallbackGraph &&
-        n->hasAttribute(c10::attr::Subgraph)) {
-      verifyInto(n->g(c10::attr::Subgraph), out);
-    }
-    for (Block* b : n->blocks()) {
-      collectUnresolved(b, out);
-    }
-  }
-}
-
-void verifyInto(const std::shared_ptr<Graph>& graph, std::ostringstream& out) {
-  try {
-    graph->lint();
-  } catch (const std::exception& e) {
-    out << "lint failed: " << e.what();
-    return;
-  }
-  collectUnresolved(graph->block(), out);
-}
-
-} // namespace
-
-std::string verifyGraph(const std::shared_ptr<Graph>& graph) {
-  std::ostringstream out;
-  verifyInto(graph, out);
-  return out.str();
-}
-
 size_t countResidualChecks(
     const Graph& graph,
     Block* block,
-    const SpecializationPlan& plan) {
+    const InputDecisions& plan) {
   // Values derived from a specialized input through the nodes that carry
   // Optional-ness: profiles, casts and None checks.
   std::unordered_set<const Value*> tainted;

@@ -9,7 +9,9 @@
 //                               or we know nothing)
 // A wrong decision is never unsafe (the guard sends such calls to the
 // fallback), only slower; so we only decide when the profile is conclusive.
-#include "passes.h"
+#include "decide.h"
+
+#include "profile.h"
 
 #include <torch/csrc/jit/jit_log.h>
 
@@ -19,7 +21,7 @@ namespace torch_optspec {
 
 using c10::TensorType;
 
-size_t SpecializationPlan::count(InputKind kind) const {
+size_t InputDecisions::count(InputKind kind) const {
   size_t n = 0;
   for (const auto& d : inputs) {
     n += d.kind == kind ? 1 : 0;
@@ -27,7 +29,7 @@ size_t SpecializationPlan::count(InputKind kind) const {
   return n;
 }
 
-size_t SpecializationPlan::countSkipped(SkipReason reason) const {
+size_t InputDecisions::countSkipped(SkipReason reason) const {
   size_t n = 0;
   for (const auto& d : inputs) {
     n += d.kind == InputKind::Skip && d.reason == reason ? 1 : 0;
@@ -91,7 +93,7 @@ const char* reasonText(SkipReason r) {
 
 } // namespace
 
-std::string SpecializationPlan::describe(const Graph& graph) const {
+std::string InputDecisions::describe(const Graph& graph) const {
   std::ostringstream out;
   out << "(";
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -269,8 +271,8 @@ InputDecision decideInput(const Value* input) {
 
 } // namespace
 
-SpecializationPlan decideFromProfiles(const Graph& graph) {
-  SpecializationPlan plan;
+InputDecisions decideFromProfiles(const Graph& graph) {
+  InputDecisions plan;
   for (const Value* input : graph.inputs()) {
     plan.inputs.push_back(decideInput(input));
   }
@@ -278,14 +280,14 @@ SpecializationPlan decideFromProfiles(const Graph& graph) {
   return plan;
 }
 
-SpecializationPlan planFromPattern(
+InputDecisions decisionsFromPattern(
     const Graph& graph,
     const std::vector<std::string>& pattern) {
   TORCH_CHECK(
       pattern.size() == graph.inputs().size(),
       "torch_optspec: the pattern has ", pattern.size(),
       " entries but the graph has ", graph.inputs().size(), " inputs");
-  SpecializationPlan plan;
+  InputDecisions plan;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const Value* input = graph.inputs()[i];
     InputDecision d;

@@ -28,10 +28,9 @@
 // prim::TupleConstruct built before it (looked through prim::profile).
 //
 //   PYTORCH_JIT_LOG_LEVEL=">>element_writes"     each marker and why
-#include "passes.h"
+#include "element_writes.h"
 
 #include <torch/csrc/jit/jit_log.h>
-#include <torch/csrc/jit/runtime/custom_operator.h>
 
 namespace torch_optspec {
 
@@ -59,26 +58,9 @@ bool isContainerConstruct(const Node* n) {
 // Whether `v` (or a prim::profile of it) is an element of a list or tuple
 // built before `writer`.
 bool elementOfEarlierContainer(Value* v, const Node* writer) {
-  for (const torch::jit::Use& u : v->uses()) {
-    if (u.user == writer) {
-      continue;
-    }
-    if (u.user->kind() == c10::prim::profile) {
-      if (elementOfEarlierContainer(u.user->output(), writer)) {
-        return true;
-      }
-    } else if (isContainerConstruct(u.user) && u.user->isBefore(writer)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-Value* throughProfiles(Value* v) {
-  while (v->node()->kind() == c10::prim::profile && v->node()->inputs().size() == 1) {
-    v = v->node()->input(0);
-  }
-  return v;
+  return anyUseThroughProfiles(v, writer, [writer](const torch::jit::Use& u) {
+    return isContainerConstruct(u.user) && u.user->isBefore(writer);
+  });
 }
 
 bool alreadyKept(const Node* writer) {
@@ -121,15 +103,6 @@ size_t keepElementWrites(Graph& graph) {
     GRAPH_DUMP("After keeping writes to list/tuple elements:", &graph);
   }
   return inserted;
-}
-
-void registerKeepWriteOperator() {
-  static torch::jit::RegisterOperators reg({torch::jit::Operator(
-      "torch_optspec::keep_write(Tensor self) -> ()",
-      [](const Node*) -> torch::jit::Operation {
-        return [](torch::jit::Stack& stack) { torch::jit::drop(stack, 1); };
-      },
-      c10::AliasAnalysisKind::CONSERVATIVE)});
 }
 
 } // namespace torch_optspec

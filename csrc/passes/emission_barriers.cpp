@@ -1,4 +1,4 @@
-// Stage 8b (with stage 8, in the post-pass): keep stock TorchScript's
+// Stage 12 (after stages 10 and 11, in the post-pass): keep stock TorchScript's
 // interpreter from moving a value out of its register inside a loop body.
 //
 // The interpreter (runtime/interpreter/can_emit_inline.h, code_impl.h) emits
@@ -44,10 +44,9 @@
 // insensitive ones, then up to loop unrolling) do see them: there
 // dead-code elimination keeps a dead loop nest that holds one (it is removed
 // after the pre-pass), and unrolling counts them in a loop body's size.
-#include "passes.h"
+#include "emission_barriers.h"
 
 #include <torch/csrc/jit/jit_log.h>
-#include <torch/csrc/jit/runtime/custom_operator.h>
 
 namespace torch_optspec {
 
@@ -98,11 +97,6 @@ size_t removeIn(Block* block) {
 
 c10::Symbol emissionBarrierKind() {
   return kBarrier;
-}
-
-void registerEmissionBarrierOperator() {
-  static torch::jit::RegisterOperators reg(
-      {markerOperator("torch_optspec::emission_barrier() -> ()")});
 }
 
 size_t insertEmissionBarriers(Graph& graph, bool subgraphs) {

@@ -1,4 +1,4 @@
-// Stage 6: outline the fast path into a function of its own (when needed).
+// Stage 8: outline the fast path into a function of its own (when needed).
 //
 // Some fusers only look at the top-level block of a graph: oneDNN Graph builds
 // its partitions from graph->block()->nodes() alone (codegen/onednn/
@@ -9,13 +9,13 @@
 // exactly as it compiles a hand-specialized module:
 //
 //   %mask.refined : Tensor = prim::unchecked_cast(%mask)     (hoisted: a no-op)
-//   %ok : bool = torch_optspec::check_none_pattern[pattern=[0]](%mask)
+//   %ok : bool = torch_optspec::check_inputs[pattern=[0]](%mask)
 //   %out = prim::If(%ok)
 //     block0(): %r = prim::FallbackGraph_0(%self, %inputs, %mask.refined)
 //     block1(): %r = prim::FallbackGraph_1(%self, %inputs, %mask)
 //
 // The price is a function call per call and one more profiling run, so the
-// driver outlines only when asked (DriverOptions::outline; register.cpp sets
+// driver outlines only when asked (DriverOptions::outline; the pipeline sets
 // it when oneDNN Graph's pass is registered, see FastPathMode).
 //
 // A fast path that reads no value (it returns constants, e.g. a None input
@@ -23,7 +23,7 @@
 // Graph reads the first input of every graph it fuses (graph_helper.cpp
 // inferDevice: a segmentation fault on an empty input list); there is
 // nothing in it to fuse either.
-#include "passes.h"
+#include "outline.h"
 
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>

@@ -1,4 +1,4 @@
-// Stage 8 (post-fusion, registered as a custom post-pass): un-fuse NNC groups
+// Stage 10 (post-fusion, registered as a custom post-pass): un-fuse NNC groups
 // that have no inputs, in graphs torch_optspec specialized.
 //
 // Specializing an Optional to None can fold a whole computation to constants
@@ -15,7 +15,7 @@
 // graph (its function carries no guard): with NNC fusing on CPU *and* the
 // fast path outlined (set_fast_path("outline"), or "auto" with oneDNN
 // enabled as well) an input-less group there is left as stock forms it.
-#include "passes.h"
+#include "postfusion.h"
 
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/utils/subgraph_utils.h>

@@ -8,9 +8,9 @@
 // unrefined TensorType::get() until a tensor is seen).
 //
 // We ask for profiles on every node that reads an Optional[Tensor] *graph
-// input*. register.cpp gives the JIT this predicate gated on the switch, so
+// input*. The pipeline (../pipeline.cpp) gives the JIT this predicate gated on the switch, so
 // that a disabled plugin does not change the profiled graph at all.
-#include "passes.h"
+#include "profile.h"
 
 namespace torch_optspec {
 

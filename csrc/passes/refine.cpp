@@ -1,4 +1,4 @@
-// Stage 4: refine the fast path.
+// Stage 5: refine the fast path.
 //
 // Inside block0 of the versioning If the guard has established the None-ness
 // of each specialized input, so:
@@ -12,7 +12,9 @@
 // re-typed to Tensor and keep their profiled_type for the fusers
 // (refineProfiles; the clean-up calls it again as folding exposes more, e.g.
 // an Optional reassigned under `if x is not None:`).
-#include "passes.h"
+#include "refine.h"
+
+#include "profile.h"
 
 #include <torch/csrc/jit/jit_log.h>
 
@@ -100,7 +102,7 @@ std::optional<c10::IValue> guardedProperty(const Node* n, const InputDecision& d
 // Folds, inside `block`, the property reads of guarded inputs. Only here: a
 // value the guard does not check keeps its reads (a general shape peephole
 // would fold unguarded values from their profiles and be wrong later).
-void foldGuardedProperties(Graph& graph, Block* block, const SpecializationPlan& plan) {
+void foldGuardedProperties(Graph& graph, Block* block, const InputDecisions& plan) {
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* n = *it;
     ++it;
@@ -130,7 +132,7 @@ void foldGuardedProperties(Graph& graph, Block* block, const SpecializationPlan&
 
 } // namespace
 
-void refineFastPath(Graph& graph, Block* fast, const SpecializationPlan& plan) {
+void refineFastPath(Graph& graph, Block* fast, const InputDecisions& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
   torch::jit::WithInsertPoint insert_at_start(
       fast->nodes().begin() == fast->nodes().end() ? fast->return_node()

@@ -1,6 +1,6 @@
 // Each stage callable alone, by name: what the IR-file tests (tests/ir/
 // <stage>/*.ir, driven by tests/test_ir_files.py and tests/cpp/
-// test_ir_files.cpp) and tools use. See runStage in passes.h for the words
+// test_ir_files.cpp) and tools use. See runStage in stages.h for the words
 // each stage takes.
 #include "passes.h"
 
@@ -102,6 +102,33 @@ void makeGroups(Graph& graph, const std::vector<std::string>& args) {
   }
 }
 
+// The decisions of an ahead-of-time stage: per graph input none, tensor,
+// skip, present (an Optional[T] never None) or value=<True|False|int>.
+InputDecisions aheadDecisions(const Graph& graph, const std::string& stage,
+                              const std::vector<std::string>& args) {
+  std::vector<std::string> words = splitCommas(patternArg(stage, args));
+  std::vector<std::string> base = words;
+  for (auto& w : base) {
+    if (w == "present" || w.rfind("value=", 0) == 0) {
+      w = "";
+    }
+  }
+  InputDecisions decisions = decisionsFromPattern(graph, base);
+  for (size_t i = 0; i < words.size() && i < decisions.inputs.size(); ++i) {
+    InputDecision& d = decisions.inputs[i];
+    if (words[i] == "present") {
+      d.kind = InputKind::Present;
+    } else if (words[i].rfind("value=", 0) == 0) {
+      const std::string v = words[i].substr(6);
+      d.kind = InputKind::Value;
+      d.value = v == "True" ? c10::IValue(true)
+          : v == "False"    ? c10::IValue(false)
+                            : c10::IValue(static_cast<int64_t>(std::stoll(v)));
+    }
+  }
+  return decisions;
+}
+
 } // namespace
 
 std::string runStage(
@@ -113,12 +140,12 @@ std::string runStage(
     return decideFromProfiles(*graph).describe(*graph);
   }
   if (stage == "version") {
-    auto plan = planFromPattern(*graph, splitCommas(patternArg(stage, args)));
+    auto plan = decisionsFromPattern(*graph, splitCommas(patternArg(stage, args)));
     versionGraph(*graph, plan);
     return "";
   }
   if (stage == "refine") {
-    auto plan = planFromGuard(*graph);
+    auto plan = decisionsFromGuard(*graph);
     refineFastPath(*graph, fastPathOf(*graph, stage), plan);
     return "";
   }
@@ -165,8 +192,40 @@ std::string runStage(
     std::string problem = verifyGraph(graph);
     return problem.empty() ? "ok" : problem;
   }
-  if (stage == "specialize") {
-    auto plan = planFromPattern(*graph, splitCommas(patternArg(stage, args)));
+  if (stage == "ahead_checks") {
+    std::string line;
+    for (const StockCheck& c : stockChecks(*graph, aheadDecisions(*graph, stage, args))) {
+      line += (line.empty() ? "" : "; ") + c.condition;
+    }
+    return line;
+  }
+  if (stage == "ahead_body") {
+    specializeBody(*graph, aheadDecisions(*graph, stage, args));
+    return "";
+  }
+  if (stage == "ahead_version" || stage == "ahead_strict") {
+    InputDecisions decisions = aheadDecisions(*graph, stage, args);
+    auto checks = stockChecks(*graph, decisions);
+    auto fast = graph->copy();
+    specializeBody(*fast, decisions);
+    cleanupGraph(fast);
+    if (stage == "ahead_strict") {
+      insertStrictChecks(*fast, checks, "forward");
+      graph = fast;
+    } else {
+      versionGraphStock(*graph, *fast, checks);
+    }
+    return "checks=" + std::to_string(checks.size());
+  }
+  if (stage == "ahead_of_time") {
+    AheadOptions options;
+    options.strict = flag(args, "strict");
+    DriverResult r = specializeGraphAhead(graph, aheadDecisions(*graph, stage, args), options);
+    std::string line = DriverResult::outcomeName(r.outcome);
+    return r.reason.empty() ? line : line + ": " + r.reason;
+  }
+  if (stage == "specialize_inputs") {
+    auto plan = decisionsFromPattern(*graph, splitCommas(patternArg(stage, args)));
     DriverOptions options;
     options.outline = flag(args, "outline");
     DriverResult r = specializeGraph(graph, plan, options);
@@ -176,7 +235,7 @@ std::string runStage(
   TORCH_CHECK(
       false,
       "torch_optspec: unknown stage '", stage,
-      "' (element_writes, decide, version, refine, cleanup, outline, fuser_safety, postfusion, emission_barriers, value_site, verify, specialize)");
+      "' (element_writes, decide, value_site, version, refine, cleanup, verify, outline, fuser_safety, postfusion, emission_barriers, specialize_inputs, ahead_checks, ahead_body, ahead_version, ahead_strict, ahead_of_time)");
 }
 
 } // namespace torch_optspec

@@ -1,6 +1,6 @@
-// Stage 3: version the graph behind a None-pattern guard.
+// Stage 4: version the graph behind a guard on its inputs.
 //
-//   %ok : bool = torch_optspec::check_none_pattern[pattern=[1, 0]](%a, %b)
+//   %ok : bool = torch_optspec::check_inputs[pattern=[1, 0]](%a, %b)
 //   %out : ... = prim::If(%ok)
 //     block0():   <a copy of the graph body: the fast path, refined next>
 //     block1():   <the original body: see buildSlowPath>
@@ -11,12 +11,11 @@
 // optimized function (ProfilingGraphExecutorImpl::
 // replaceFallbackGraphWithFallbackFunction, with one less bailout depth), so a
 // call with another None-pattern gets its own specialization there.
-#include "passes.h"
+#include "version.h"
 
 #include <algorithm>
 
 #include <torch/csrc/jit/jit_log.h>
-#include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 namespace torch_optspec {
@@ -25,7 +24,7 @@ using torch::jit::Stack;
 
 c10::Symbol guardKind() {
   static const auto kind =
-      c10::Symbol::fromQualString("torch_optspec::check_none_pattern");
+      c10::Symbol::fromQualString("torch_optspec::check_inputs");
   return kind;
 }
 
@@ -80,19 +79,21 @@ struct Expectation {
 // the dtype / rank / device given for it. An undefined Tensor (which
 // TorchScript's `is None` treats as None) matches neither and goes to the
 // fallback, which reproduces the unspecialized result.
-torch::jit::Operation createGuard(const Node* node) {
+} // namespace
+
+torch::jit::Operation createGuardOperation(const Node* node) {
   std::vector<int64_t> pattern = guardPattern(node);
   const size_t n = pattern.size();
   TORCH_CHECK(
       n == node->inputs().size(),
-      "torch_optspec::check_none_pattern: pattern has ", n,
+      "torch_optspec::check_inputs: pattern has ", n,
       " entries for ", node->inputs().size(), " inputs");
   std::vector<int64_t> dtypes = intsOr(node, kDtypes, n);
   std::vector<int64_t> dims = intsOr(node, kDims, n);
   std::vector<std::string> devices = stringsOr(node, kDevices, n);
   TORCH_CHECK(
       dtypes.size() == n && dims.size() == n && devices.size() == n,
-      "torch_optspec::check_none_pattern: attributes of different lengths");
+      "torch_optspec::check_inputs: attributes of different lengths");
   std::vector<Expectation> expect(n);
   for (size_t i = 0; i < n; ++i) {
     expect[i].none = pattern[i] != 0;
@@ -126,6 +127,8 @@ torch::jit::Operation createGuard(const Node* node) {
     torch::jit::push(stack, ok);
   };
 }
+
+namespace {
 
 // block1, when the None-pattern does not match:
 //
@@ -171,59 +174,6 @@ void buildSlowPath(Graph& graph, Block* original, Block* slow) {
 
 } // namespace
 
-void cloneBodyInto(Graph& graph, const Graph& source, Block* block) {
-  TORCH_INTERNAL_ASSERT(source.inputs().size() == graph.inputs().size());
-  // A whole graph's top block reads no value from outside: the map is unused.
-  block->cloneFrom(const_cast<Graph&>(source).block(), [](Value* v) { return v; });
-  for (size_t i = 0; i < graph.inputs().size(); ++i) {
-    block->inputs().at(i)->replaceAllUsesWith(graph.inputs().at(i));
-  }
-  for (size_t i = graph.inputs().size(); i > 0; --i) {
-    block->eraseInput(i - 1);
-  }
-}
-
-bool canBecomeFallbackGraph(const Block* body) {
-  for (const Value* v : body->outputs()) {
-    if (v->type()->kind() != c10::TypeKind::NoneType) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool isCompiledLater(const Node* n) {
-  return (n->kind() == c10::prim::FallbackGraph || n->kind() == c10::prim::fork) &&
-      n->hasAttribute(c10::attr::Subgraph);
-}
-
-void forEachSubgraphCompiledLater(Block* block, const std::function<void(Graph&)>& fn) {
-  for (Node* n : block->nodes()) {
-    if (isCompiledLater(n)) {
-      Graph& sub = *n->g(c10::attr::Subgraph);
-      fn(sub);
-      forEachSubgraphCompiledLater(sub.block(), fn);
-    }
-    for (Block* b : n->blocks()) {
-      forEachSubgraphCompiledLater(b, fn);
-    }
-  }
-}
-
-torch::jit::Operator markerOperator(const char* schema) {
-  return torch::jit::Operator(
-      schema,
-      [](const Node*) -> torch::jit::Operation { return [](torch::jit::Stack&) {}; },
-      c10::AliasAnalysisKind::CONSERVATIVE);
-}
-
-void registerGuardOperator() {
-  static torch::jit::RegisterOperators reg({torch::jit::Operator(
-      "torch_optspec::check_none_pattern(...) -> bool",
-      createGuard,
-      c10::AliasAnalysisKind::FROM_SCHEMA)});
-}
-
 std::vector<int64_t> guardPattern(const Node* guard) {
   TORCH_CHECK(
       guard->hasAttribute(patternAttr()),
@@ -256,7 +206,7 @@ Block* findFastPath(const Graph& graph) {
   return nullptr;
 }
 
-SpecializationPlan planFromGuard(const Graph& graph) {
+InputDecisions decisionsFromGuard(const Graph& graph) {
   Node* guard = findGuard(graph);
   TORCH_CHECK(guard, "torch_optspec: the graph has no ", guardKind().toQualString());
   std::vector<int64_t> pattern = guardPattern(guard);
@@ -266,7 +216,7 @@ SpecializationPlan planFromGuard(const Graph& graph) {
   const std::vector<int64_t> dtypes = intsOr(guard, kDtypes, pattern.size());
   const std::vector<int64_t> dims = intsOr(guard, kDims, pattern.size());
   const std::vector<std::string> devices = stringsOr(guard, kDevices, pattern.size());
-  SpecializationPlan plan;
+  InputDecisions plan;
   plan.inputs.resize(graph.inputs().size());
   for (size_t i = 0; i < pattern.size(); ++i) {
     const Value* v = guard->input(i);
@@ -290,7 +240,7 @@ SpecializationPlan planFromGuard(const Graph& graph) {
   return plan;
 }
 
-Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
+Block* versionGraph(Graph& graph, const InputDecisions& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
 
   // The versioning If; block0 is a copy of the body reading the graph inputs.
@@ -330,21 +280,7 @@ Block* versionGraph(Graph& graph, const SpecializationPlan& plan) {
 
   versioning_if->addInput(guard->output());
   versioning_if->insertAfter(guard);
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    versioning_if->output(i)->copyMetadata(graph.outputs()[i]);
-  }
-
-  // The original body now only feeds the old outputs: point the outputs at
-  // the If and destroy the original nodes (in reverse, users first).
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    graph.return_node()->replaceInput(i, versioning_if->output(i));
-  }
-  for (auto it = graph.block()->nodes().reverse().begin();
-       *it != versioning_if;) {
-    Node* n = *it;
-    ++it;
-    n->destroy();
-  }
+  replaceBodyWith(graph, versioning_if);
 
   buildSlowPath(graph, fast, slow);
   GRAPH_UPDATE(

@@ -8,7 +8,7 @@
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 
-#include "../passes/passes.h"
+#include "../runtime.h"
 #include <torch_optspec/torch_optspec.h>
 
 namespace py = pybind11;
@@ -26,7 +26,7 @@ py::dict statsDict() {
 }
 
 py::dict planDict(
-    const tos::SpecializationPlan& plan,
+    const tos::InputDecisions& plan,
     const std::vector<std::string>& names,
     const std::vector<std::string>& types) {
   py::list inputs;
@@ -61,7 +61,7 @@ py::list takeResults() {
   py::list out;
   for (const auto& logged : tos::takeThreadResults()) {
     const auto& r = logged.result;
-    py::dict d = planDict(r.plan, logged.input_names, logged.input_types);
+    py::dict d = planDict(r.decisions, logged.input_names, logged.input_types);
     d["outcome"] = tos::DriverResult::outcomeName(r.outcome);
     d["reason"] = r.reason;
     d["cleanup_rounds"] = r.cleanup.rounds;
@@ -216,13 +216,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         std::string line = tos::runStage(stage, graph, args);
         return py::make_tuple(graph, line);
       },
-      "Run one stage on `graph` (see runStage in csrc/passes/passes.h); "
+      "Run one stage on `graph` (see runStage in csrc/passes/stages.h); "
       "returns (graph, line).");
   m.def(
       "_specialize_with_pattern",
       [](std::shared_ptr<torch::jit::Graph> graph, const std::vector<std::string>& pattern,
          bool outline) {
-        auto plan = tos::planFromPattern(*graph, pattern);
+        auto plan = tos::decisionsFromPattern(*graph, pattern);
         tos::DriverOptions options;
         options.outline = outline;
         tos::specializeGraph(graph, plan, options);
@@ -236,7 +236,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "_specialize_ahead_with_pattern",
       [](std::shared_ptr<torch::jit::Graph> graph, const std::vector<std::string>& pattern,
          bool strict) {
-        auto plan = tos::planFromPattern(*graph, pattern);
+        auto plan = tos::decisionsFromPattern(*graph, pattern);
         tos::AheadOptions options;
         options.strict = strict;
         auto result = tos::specializeGraphAhead(graph, plan, options);

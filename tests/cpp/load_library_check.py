@@ -28,7 +28,7 @@ def main(lib: str, expect: str) -> int:
     graph = torch.jit.last_executed_optimized_graph()
     print(graph)
     kinds = {n.kind() for n in graph.nodes()}
-    specialized = "torch_optspec::check_none_pattern" in kinds
+    specialized = "torch_optspec::check_inputs" in kinds
     print("torch_optspec specialization:", "yes" if specialized else "no")
     return 0 if specialized == (expect == "specialized") else 1
 

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   bool specialized = false;
   for (torch::jit::Node* n : graph->nodes()) {
     specialized |= n->kind().toQualString() ==
-        std::string("torch_optspec::check_none_pattern");
+        std::string("torch_optspec::check_inputs");
   }
   std::cout << "torch_optspec specialization: " << (specialized ? "yes" : "no")
             << "\n";

@@ -31,7 +31,7 @@
 // plan indeed has no torch_optspec guard.
 //
 // Pass active: after serving, the main thread calls the served module with
-// each pattern and looks for torch_optspec::check_none_pattern in
+// each pattern and looks for torch_optspec::check_inputs in
 // torch::jit::lastExecutedOptimizedGraph().
 //
 // NNC's CPU fusion stays off (the default; it is not thread-safe on CPU).
@@ -51,7 +51,7 @@
 
 namespace {
 
-constexpr const char* kGuard = "torch_optspec::check_none_pattern";
+constexpr const char* kGuard = "torch_optspec::check_inputs";
 
 bool hasGuard(torch::jit::Block* block) {
   for (torch::jit::Node* n : block->nodes()) {

@@ -4,7 +4,7 @@
 // graph. tests/test_ir_files.py runs the same files from Python.
 //
 //   test_ir_files <tests/ir directory>
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/testing/file_check.h>

@@ -1,11 +1,11 @@
 // (a) The specialization on parsed IR, with explicit plans.
 //
-// Drives the internal entry points of csrc/passes/passes.h (planFromPattern,
+// Drives the internal entry points of csrc/passes/passes.h (decisionsFromPattern,
 // SpecializeOptionalInputs): this test links the pass's object library, not
 // libtorch_optspec, whose exports are only the public API.
 #include "check.h"
 #include "graph_queries.h"
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/ir/irparser.h>
@@ -66,7 +66,7 @@ std::shared_ptr<torch::jit::Graph> parse(const char* ir) {
 // works on a copy and swaps it in, so take Value pointers after the call.
 bool specialize(std::shared_ptr<torch::jit::Graph>& graph,
                 const std::vector<std::string>& pattern) {
-  auto plan = torch_optspec::planFromPattern(*graph, pattern);
+  auto plan = torch_optspec::decisionsFromPattern(*graph, pattern);
   return torch_optspec::specializeGraph(graph, plan, {}).outcome ==
       torch_optspec::DriverResult::Outcome::Specialized;
 }
@@ -107,7 +107,7 @@ void testPresentMask() {
   auto graph = parse(kMaskedGraph);
   EXPECT(specialize(graph, {"", "tensor"}));
   Value* mask = graph->inputs().at(1);
-  auto plan = torch_optspec::planFromPattern(*graph, {"", "tensor"});
+  auto plan = torch_optspec::decisionsFromPattern(*graph, {"", "tensor"});
   Block* fast = expectVersioned(graph, {mask}, {0});
   if (!fast) {
     return;
@@ -164,7 +164,7 @@ void testPatternMustFitTheGraph() {
   auto graph = parse(kMaskedGraph);
   bool threw = false;
   try {
-    torch_optspec::planFromPattern(*graph, {"tensor", ""}); // %x is a Tensor
+    torch_optspec::decisionsFromPattern(*graph, {"tensor", ""}); // %x is a Tensor
   } catch (const c10::Error&) {
     threw = true;
   }

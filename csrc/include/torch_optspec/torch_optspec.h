@@ -267,7 +267,7 @@ TORCH_OPTSPEC_API torch::jit::Module specialize(
 TORCH_OPTSPEC_API std::string version();
 TORCH_OPTSPEC_API std::string built_with_torch();
 
-// The name of the guard operator, "torch_optspec::check_none_pattern", and of
+// The name of the guard operator, "torch_optspec::check_inputs", and of
 // the value-site check, "torch_optspec::check_values".
 TORCH_OPTSPEC_API const char* guard_op_name();
 TORCH_OPTSPEC_API const char* value_site_op_name();

@@ -1,6 +1,6 @@
 // Ahead of time: the plan from example values, guarded with stock
 // TorchScript operations only (the graph-level half of
-// torch_optspec::specialize, ../aot.cpp).
+// torch_optspec::specialize, ../specialize_module.cpp).
 //
 // Guarded, for the report's module specialized with a mask:
 //
@@ -28,7 +28,11 @@
 // checksFor (the stock conditions of a decision). The rest (versioning, strict
 // raises, messages) works on the checks and is kind-agnostic; the
 // substitutions are the runtime pass's (refineFastPath, substituteValues).
-#include "passes.h"
+#include "ahead_of_time.h"
+
+#include "profile.h"
+#include "refine.h"
+#include "verify.h"
 
 #include <torch/csrc/jit/jit_log.h>
 
@@ -96,7 +100,7 @@ void fixProperties(const Value* input, const at::Tensor& t, InputDecision& d) {
 }
 
 // The decision an example value gives; the one place that maps example
-// values to decision kinds (see planFromExample in passes.h).
+// values to decision kinds (see decisionsFromExample in ahead_of_time.h).
 InputDecision decideFromExample(const Value* input, const c10::IValue& example) {
   InputDecision d;
   const c10::TypePtr& type = input->type();
@@ -143,7 +147,7 @@ InputDecision decideFromExample(const Value* input, const c10::IValue& example) 
   return d;
 }
 
-bool decidesAnything(const SpecializationPlan& plan) {
+bool decidesAnything(const InputDecisions& plan) {
   for (const auto& d : plan.inputs) {
     if (d.kind != InputKind::Skip) {
       return true;
@@ -166,7 +170,7 @@ Value* presentValue(Graph& graph, size_t i) {
 }
 
 // The stock conditions of one decision; the one place that maps a decision
-// kind to TorchScript (see stockChecks in passes.h).
+// kind to TorchScript (see stockChecks in ahead_of_time.h).
 std::vector<StockCheck> checksFor(
     const Graph& graph,
     size_t i,
@@ -279,14 +283,14 @@ Node* firstNodeOrReturn(Graph& graph) {
 
 } // namespace
 
-SpecializationPlan planFromExample(
+InputDecisions decisionsFromExample(
     const Graph& graph,
     const std::vector<c10::IValue>& inputs) {
   TORCH_CHECK(
       inputs.size() == graph.inputs().size(),
       "torch_optspec: ", inputs.size(), " example values for a graph with ",
       graph.inputs().size(), " inputs");
-  SpecializationPlan plan;
+  InputDecisions plan;
   for (size_t i = 0; i < inputs.size(); ++i) {
     plan.inputs.push_back(decideFromExample(graph.inputs()[i], inputs[i]));
   }
@@ -296,7 +300,7 @@ SpecializationPlan planFromExample(
 
 std::vector<StockCheck> stockChecks(
     const Graph& graph,
-    const SpecializationPlan& plan,
+    const InputDecisions& plan,
     const std::vector<std::string>& names) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
   std::vector<StockCheck> checks;
@@ -308,11 +312,11 @@ std::vector<StockCheck> stockChecks(
   return checks;
 }
 
-void specializeBody(Graph& graph, const SpecializationPlan& plan) {
+void specializeBody(Graph& graph, const InputDecisions& plan) {
   TORCH_INTERNAL_ASSERT(plan.inputs.size() == graph.inputs().size());
   // Tensor inputs and Optional[Tensor] go through refine (casts, property
   // folds), the others through the value substitution, as at run time.
-  SpecializationPlan tensors;
+  InputDecisions tensors;
   tensors.inputs.resize(plan.inputs.size());
   LearnedValues values;
   bool any_tensor = false;
@@ -368,17 +372,7 @@ void versionGraphStock(Graph& graph, Graph& fast, const std::vector<StockCheck>&
   torch::jit::WithInsertPoint at_start(firstNodeOrReturn(graph));
   versioning_if->addInput(allOf(graph, checks));
   graph.insertNode(versioning_if);
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    versioning_if->output(i)->copyMetadata(graph.outputs()[i]);
-    graph.return_node()->replaceInput(i, versioning_if->output(i));
-  }
-  // The original nodes, all after the If now, feed nothing: destroy them,
-  // users first.
-  for (auto it = graph.block()->nodes().reverse().begin(); *it != versioning_if;) {
-    Node* n = *it;
-    ++it;
-    n->destroy();
-  }
+  replaceBodyWith(graph, versioning_if); // the original nodes are all after it
   GRAPH_DUMP("After versioning with stock checks:", &graph);
 }
 
@@ -424,10 +418,10 @@ void insertStrictChecks(
 
 DriverResult specializeGraphAhead(
     std::shared_ptr<Graph>& graph,
-    const SpecializationPlan& plan,
+    const InputDecisions& plan,
     const AheadOptions& options) {
   DriverResult result;
-  result.plan = plan;
+  result.decisions = plan;
   auto reject = [&](const std::string& problem) {
     GRAPH_DEBUG("Ahead-of-time specialization abandoned: ", problem);
     result.outcome = DriverResult::Outcome::Rejected;
@@ -442,17 +436,14 @@ DriverResult specializeGraphAhead(
     return result;
   }
   GRAPH_DUMP("Before specializing ahead of time " + plan.describe(*graph), graph);
-  std::string problem;
-  std::shared_ptr<Graph> candidate;
-  try {
+  const std::string problem = transformCopy(graph, [&](std::shared_ptr<Graph>& candidate) {
     const std::vector<StockCheck> checks = stockChecks(*graph, plan, options.input_names);
-    auto fast = graph->copy();
+    auto fast = candidate; // specialized in place
     specializeBody(*fast, plan);
     result.cleanup = cleanupGraph(fast, options.cleanup_max_rounds);
     result.residual_checks = countResidualChecks(*fast, fast->block(), plan);
     GRAPH_DEBUG("Checks left on specialized inputs: ", result.residual_checks);
     if (options.strict) {
-      candidate = fast;
       insertStrictChecks(*candidate, checks, options.function_name, options.input_names);
     } else {
       // The original body cleaned up too, as the runtime pass leaves its
@@ -461,14 +452,11 @@ DriverResult specializeGraphAhead(
       cleanupGraph(candidate, options.cleanup_max_rounds);
       versionGraphStock(*candidate, *fast, checks);
     }
-    problem = verifyGraph(candidate);
-  } catch (const std::exception& e) {
-    problem = e.what();
-  }
+    return true;
+  });
   if (!problem.empty()) {
     return reject(problem);
   }
-  graph = candidate;
   result.outcome = DriverResult::Outcome::Specialized;
   GRAPH_DUMP("After specializing ahead of time " + plan.describe(*graph), graph);
   return result;

@@ -1,4 +1,4 @@
-// Stage 5b: learn the values of non-tensor inputs, and substitute them.
+// Stage 3: learn the values of non-tensor inputs, and substitute them.
 //
 // torch 2.13's ProfilingRecord profiles tensors only (prim::profile with
 // seen_none for Optional[Tensor]); the nvfuser-era prim::profile_ivalue hooks
@@ -24,16 +24,11 @@
 // Floats are not specialized by value: a float input is a scale or a
 // probability far more often than a switch, folding it removes no branch in
 // the models we target, and each new value would need a new compilation.
-#include "passes.h"
+#include "value_site.h"
 
-#include <ATen/core/grad_mode.h>
 #include <torch/csrc/jit/jit_log.h>
-#include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
-#include <atomic>
-#include <deque>
-#include <mutex>
 
 namespace torch_optspec {
 
@@ -52,130 +47,7 @@ bool isValueType(const c10::TypePtr& t) {
   return t->kind() == c10::TypeKind::BoolType || t->kind() == c10::TypeKind::IntType;
 }
 
-// What is compared between calls: the value itself, or only its None-ness.
-c10::IValue keyOf(const c10::IValue& v, bool none_only) {
-  return none_only ? c10::IValue(v.isNone()) : v;
-}
-
-bool sameKey(const c10::IValue& a, const c10::IValue& b) {
-  if (a.isNone() || b.isNone()) {
-    return a.isNone() && b.isNone();
-  }
-  if (a.isBool() && b.isBool()) {
-    return a.toBool() == b.toBool();
-  }
-  if (a.isInt() && b.isInt()) {
-    return a.toInt() == b.toInt();
-  }
-  return false;
-}
-
-// One value site: its candidates, what it saw, what it fixed.
-struct ValueSite {
-  enum State : int { Learning = 0, Frozen = 1, Disabled = 2 };
-
-  std::vector<size_t> inputs;  // graph input index per candidate
-  std::vector<bool> none_only; // per candidate
-  int64_t learn_calls = 3;
-
-  std::mutex mutex;            // while learning
-  int64_t observed = 0;
-  std::vector<c10::IValue> first;
-  std::vector<bool> varying;
-  std::atomic<int> state{Learning};
-  // Frozen: the candidates fixed and their keys (immutable once frozen).
-  std::vector<size_t> fixed;
-  std::vector<c10::IValue> fixed_keys;
-
-  void observe(at::ArrayRef<c10::IValue> values) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (state.load() != Learning) {
-      return;
-    }
-    if (observed == 0) {
-      for (size_t i = 0; i < values.size(); ++i) {
-        first.push_back(keyOf(values[i], none_only[i]));
-      }
-      varying.assign(values.size(), false);
-    } else {
-      for (size_t i = 0; i < values.size(); ++i) {
-        if (!sameKey(first[i], keyOf(values[i], none_only[i]))) {
-          varying[i] = true;
-        }
-      }
-    }
-    if (++observed < learn_calls) {
-      return;
-    }
-    size_t n_varying = 0;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (!varying[i]) {
-        fixed.push_back(i);
-        fixed_keys.push_back(first[i]);
-      } else {
-        ++n_varying;
-      }
-    }
-    recordVarying(n_varying);
-    state.store(fixed.empty() ? Disabled : Frozen, std::memory_order_release);
-  }
-
-  bool matches(at::ArrayRef<c10::IValue> values) const {
-    for (size_t k = 0; k < fixed.size(); ++k) {
-      const size_t i = fixed[k];
-      if (!sameKey(fixed_keys[k], keyOf(values[i], none_only[i]))) {
-        return false;
-      }
-    }
-    return true;
-  }
-};
-
-// Sites live for the process (a plan may run as long as it does).
-std::mutex sites_mutex;
-std::deque<ValueSite>& sites() {
-  static auto* s = new std::deque<ValueSite>(); // stable addresses, never destroyed
-  return *s;
-}
-
-ValueSite* siteById(int64_t id) {
-  std::lock_guard<std::mutex> lock(sites_mutex);
-  if (id < 0 || static_cast<size_t>(id) >= sites().size()) {
-    return nullptr;
-  }
-  return &sites()[id];
-}
-
-torch::jit::Operation createCheckValues(const Node* node) {
-  const int64_t id = node->i(kSite);
-  ValueSite* site = siteById(id);
-  TORCH_CHECK(site, "torch_optspec::check_values: unknown site ", id);
-  const size_t n = node->inputs().size();
-  TORCH_CHECK(
-      n == site->inputs.size(),
-      "torch_optspec::check_values: site ", id, " watches ", site->inputs.size(),
-      " inputs, the node has ", n);
-  return [site, n](Stack& stack) {
-    auto values = torch::jit::last(stack, n);
-    bool ok = false;
-    if (!at::GradMode::is_enabled()) {
-      switch (site->state.load(std::memory_order_acquire)) {
-        case ValueSite::Frozen:
-          ok = site->matches(values);
-          break;
-        case ValueSite::Learning:
-          site->observe(values);
-          break;
-        default:
-          break;
-      }
-    }
-    torch::jit::drop(stack, n);
-    torch::jit::push(stack, ok);
-  };
-}
-
-Node* findMarker(const Graph& graph) {
+Node* findValueSiteMarker(const Graph& graph) {
   for (const Node* n : graph.nodes()) {
     if (n->kind() == kValueSite) {
       return const_cast<Node*>(n);
@@ -185,35 +57,6 @@ Node* findMarker(const Graph& graph) {
 }
 
 } // namespace
-
-void registerValueOperators() {
-  static torch::jit::RegisterOperators reg({
-      torch::jit::Operator(
-          "torch_optspec::check_values(...) -> bool",
-          createCheckValues,
-          c10::AliasAnalysisKind::FROM_SCHEMA),
-      // kept by dead-code elimination until the pre-pass reads it
-      markerOperator("torch_optspec::value_site() -> ()"),
-  });
-}
-
-ValueSiteInfo valueSiteInfo(int64_t id) {
-  ValueSiteInfo info;
-  ValueSite* site = siteById(id);
-  if (!site) {
-    return info;
-  }
-  std::lock_guard<std::mutex> lock(site->mutex);
-  info.exists = true;
-  const int state = site->state.load();
-  info.state = state == ValueSite::Learning ? "learning"
-      : state == ValueSite::Frozen          ? "frozen"
-                                            : "disabled";
-  info.observed = site->observed;
-  info.inputs = site->inputs;
-  info.varying = site->varying;
-  return info;
-}
 
 std::vector<ValueCandidate> valueCandidates(const Graph& graph) {
   std::vector<ValueCandidate> out;
@@ -242,38 +85,31 @@ std::vector<ValueCandidate> valueCandidates(const Graph& graph) {
 
 LearnedValues learnedValues(const Graph& graph) {
   LearnedValues learned;
-  Node* marker = findMarker(graph);
+  Node* marker = findValueSiteMarker(graph);
   if (!marker) {
     return learned;
   }
   learned.site = marker->i(kSite);
-  ValueSite* site = siteById(learned.site);
-  if (!site || site->state.load() != ValueSite::Frozen) {
-    return learned;
-  }
-  for (size_t k = 0; k < site->fixed.size(); ++k) {
-    const size_t c = site->fixed[k];
-    const size_t input = site->inputs[c];
-    if (input >= graph.inputs().size()) {
+  for (const FrozenInput& f : frozenInputs(learned.site)) {
+    if (f.input >= graph.inputs().size()) {
       continue;
     }
-    const c10::IValue& key = site->fixed_keys[k];
     InputDecision d;
-    if (site->none_only[c]) {
-      d.kind = key.toBool() ? InputKind::None : InputKind::Present;
-    } else if (key.isNone()) {
+    if (f.none_only) {
+      d.kind = f.key.toBool() ? InputKind::None : InputKind::Present;
+    } else if (f.key.isNone()) {
       d.kind = InputKind::None;
     } else {
       d.kind = InputKind::Value;
-      d.value = key;
+      d.value = f.key;
     }
-    learned.fixed.emplace_back(input, d);
+    learned.fixed.emplace_back(f.input, d);
   }
   return learned;
 }
 
 void substituteValues(Graph& graph, const LearnedValues& learned) {
-  if (Node* marker = findMarker(graph)) {
+  if (Node* marker = findValueSiteMarker(graph)) {
     marker->destroy();
   }
   Node* first = graph.nodes().begin() == graph.nodes().end() ? graph.return_node()
@@ -321,18 +157,7 @@ int64_t insertValueSite(
       canBecomeFallbackGraph(original.block()),
       "torch_optspec: a value site needs a graph that returns something other than None");
   TORCH_CHECK(learn_calls >= 1, "torch_optspec: learn_calls must be >= 1");
-  int64_t id;
-  {
-    std::lock_guard<std::mutex> lock(sites_mutex);
-    sites().emplace_back();
-    id = static_cast<int64_t>(sites().size()) - 1;
-    ValueSite& site = sites().back();
-    for (const auto& c : candidates) {
-      site.inputs.push_back(c.input);
-      site.none_only.push_back(c.none_only);
-    }
-    site.learn_calls = learn_calls;
-  }
+  const int64_t id = newValueSite(candidates, learn_calls);
 
   std::vector<Value*> watched;
   std::vector<int64_t> inputs, none_only;
@@ -362,17 +187,7 @@ int64_t insertValueSite(
   graph.block()->prependNode(check);
   by_values->addInput(check->output());
   by_values->insertAfter(check);
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    by_values->output(i)->copyMetadata(graph.outputs()[i]);
-  }
-  for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    graph.return_node()->replaceInput(i, by_values->output(i));
-  }
-  for (auto it = graph.block()->nodes().reverse().begin(); *it != by_values;) {
-    Node* n = *it;
-    ++it;
-    n->destroy();
-  }
+  replaceBodyWith(graph, by_values);
   torch::jit::replaceBlockWithFallbackGraph(learned, graph.inputs());
   if (outline_current) {
     // A top-level-only fuser (oneDNN Graph) would not see the current plan

@@ -1,19 +1,36 @@
-// The driver: stages 3-6 (version, refine, clean up, outline) on one graph,
-// with an explicit plan and explicit settings. It reads no global state and
-// counts nothing: register.cpp decides when it runs, with which settings, and
-// records its result. See passes.h for the pipeline and docs/design.md for
-// the IR at each step.
+// The driver: stages 3-8 (value site, version, refine, clean up, verify,
+// outline) on a copy of one graph, with explicit decisions and explicit
+// settings. It reads no global state and counts nothing: the pipeline
+// (../pipeline.cpp) decides when it runs, with which settings, and records
+// its result. See passes.h for the stages and docs/design.md for the IR at
+// each step.
 //
-//   PYTORCH_JIT_LOG_LEVEL=">specialize_optionals" python ...
+//   PYTORCH_JIT_LOG_LEVEL=">specialize_inputs" python ...
 //
 // shows the graph before and after.
-#include "passes.h"
+#include "specialize_inputs.h"
+
+#include "outline.h"
+#include "refine.h"
+#include "verify.h"
+#include "version.h"
 
 #include <torch/csrc/jit/jit_log.h>
+
+#include <stdexcept>
 
 namespace torch_optspec {
 
 namespace {
+
+// A stage's output that does not verify stops the driver (transformCopy
+// returns the problem).
+void throwIfBroken(const std::shared_ptr<Graph>& graph) {
+  const std::string problem = verifyGraph(graph);
+  if (!problem.empty()) {
+    throw std::runtime_error(problem);
+  }
+}
 
 bool containsFallbackGraph(Block* block) {
   for (Node* n : block->nodes()) {
@@ -29,18 +46,18 @@ bool containsFallbackGraph(Block* block) {
   return false;
 }
 
-struct OptionalSpecializer {
-  OptionalSpecializer(
+struct InputSpecializer {
+  InputSpecializer(
       std::shared_ptr<Graph>& graph,
-      const SpecializationPlan& plan,
+      const InputDecisions& plan,
       const DriverOptions& options)
       : graph_(graph), options_(options) {
-    result_.plan = plan;
+    result_.decisions = plan;
   }
 
   DriverResult run() {
     using Outcome = DriverResult::Outcome;
-    const SpecializationPlan plan = result_.plan; // the profiled (tensor) plan
+    const InputDecisions plan = result_.decisions; // the profiled (tensor) plan
     if (plan.inputs.size() != graph_->inputs().size()) {
       return reject("the plan does not fit the graph's inputs");
     }
@@ -59,7 +76,7 @@ struct OptionalSpecializer {
       // fallback function runs its graph unoptimized while profiling it, so a
       // copy of the executor's FallbackGraph in there would raise "Must be
       // converted to prim::FunctionCall" when reached
-      // (tests/test_reliability.py::test_requires_grad_inputs_autodiff_path).
+      // (tests/test_edge_cases.py::test_requires_grad_inputs_autodiff_path).
       result_.reason = "already versioned by the executor";
       GRAPH_DEBUG("Already versioned by the executor, left alone: ", plan.describe(*graph_));
       return result_;
@@ -67,13 +84,11 @@ struct OptionalSpecializer {
     GRAPH_DUMP("Before specializing " + plan.describe(*graph_), graph_);
 
     // Work on a copy: the original is untouched unless the result verifies.
-    auto candidate = graph_->copy();
-    std::string problem;
-    try {
+    const std::string problem = transformCopy(graph_, [&](std::shared_ptr<Graph>& candidate) {
       if (values) {
         substituteValues(*candidate, options_.learned);
         for (const auto& [input, d] : options_.learned.fixed) {
-          result_.plan.inputs.at(input) = d;
+          result_.decisions.inputs.at(input) = d;
         }
       }
       Block* fast = nullptr;
@@ -89,32 +104,29 @@ struct OptionalSpecializer {
       }
       // Verified before outlining too: once outlined, the fast path is the
       // subgraph of a prim::FallbackGraph node (verifyGraph enters those as
-      // well, so the second check covers the outlined function).
-      problem = verifyGraph(candidate);
-      if (problem.empty() && fast && options_.outline) {
+      // well, so the final check covers the outlined function).
+      if (fast && options_.outline) {
+        throwIfBroken(candidate);
         outlineFastPath(*candidate, fast);
-        problem = verifyGraph(candidate);
       }
-      if (problem.empty() && site) {
+      if (site) {
         // With a top-level-only fuser, a body left generic would sit nested
         // in the site's If: it becomes a function too. Only a body without
         // FallbackGraph nodes can be (a function's profiling run executes its
         // graph unoptimized, where those are not converted yet): a versioned
         // body already keeps its fast path in a function of its own.
+        throwIfBroken(candidate);
         result_.value_site = insertValueSite(
             *candidate, *graph_, options_.value_site, options_.learn_calls,
             options_.outline && !fast);
-        problem = verifyGraph(candidate);
       }
-    } catch (const std::exception& e) {
-      problem = e.what();
-    }
+      return true;
+    });
     if (!problem.empty()) {
       return reject(problem);
     }
-    graph_ = candidate;
     result_.outcome = tensors || values ? Outcome::Specialized : Outcome::Watching;
-    GRAPH_DUMP("After specializing " + result_.plan.describe(*graph_), graph_);
+    GRAPH_DUMP("After specializing " + result_.decisions.describe(*graph_), graph_);
     return result_;
   }
 
@@ -149,9 +161,9 @@ const char* DriverResult::outcomeName(Outcome o) {
 
 DriverResult specializeGraph(
     std::shared_ptr<Graph>& graph,
-    const SpecializationPlan& plan,
+    const InputDecisions& plan,
     const DriverOptions& options) {
-  return OptionalSpecializer(graph, plan, options).run();
+  return InputSpecializer(graph, plan, options).run();
 }
 
 } // namespace torch_optspec

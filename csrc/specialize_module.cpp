@@ -4,14 +4,14 @@
 //   1. bind the example to the method's schema (defaults filled in)
 //   2. clone the module (parameters copied; trainable ones stay leaves)
 //   3. a copy of the clone's method graph with every call inlined
-//   4. planFromExample, then specializeGraphAhead (passes/aot.cpp): stock
+//   4. decisionsFromExample, then specializeGraphAhead (passes/aot.cpp): stock
 //      checks, guarded or strict, refined, cleaned up, verified
 //   5. the result replaces the clone's method graph in place (its schema,
 //      defaults included, is kept), so torch::jit::save writes it as code
 //
 // Reads no global state and counts nothing (the runtime pass's stats() are
 // about the runtime pass).
-#include "passes/passes.h"
+#include "runtime.h"
 
 #include <torch/csrc/jit/api/compilation_unit.h>
 #include <torch/csrc/jit/api/function_impl.h>
@@ -174,7 +174,7 @@ Module specialize(
   std::shared_ptr<Graph> graph = fn.graph()->copy();
   torch::jit::Inline(*graph);
   stack[0] = out._ivalue();
-  SpecializationPlan plan = planFromExample(*graph, stack);
+  InputDecisions plan = decisionsFromExample(*graph, stack);
 
   AheadOptions ahead;
   ahead.strict = options.strict;
@@ -199,9 +199,9 @@ Module specialize(
     report->reason = result.reason;
     report->cleanup_rounds = result.cleanup.rounds;
     report->residual_checks = result.residual_checks;
-    const std::vector<StockCheck> checks = stockChecks(*graph, result.plan, ahead.input_names);
-    for (size_t i = 0; i < result.plan.inputs.size(); ++i) {
-      const InputDecision& d = result.plan.inputs[i];
+    const std::vector<StockCheck> checks = stockChecks(*graph, result.decisions, ahead.input_names);
+    for (size_t i = 0; i < result.decisions.inputs.size(); ++i) {
+      const InputDecision& d = result.decisions.inputs[i];
       SpecializedArgument a;
       a.name = i < schema.arguments().size() ? schema.arguments()[i].name() : "";
       a.type = i < schema.arguments().size() ? schema.arguments()[i].type()->annotation_str() : "";
