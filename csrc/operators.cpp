@@ -22,6 +22,8 @@
 #include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/operator.h>
 
+#include <type_traits>
+
 namespace torch_optspec {
 
 namespace {
@@ -43,7 +45,35 @@ Operator marker(const char* schema) {
 
 const auto kFromSchema = c10::AliasAnalysisKind::FROM_SCHEMA;
 
+// torch_optspec::add(_): at::add / Tensor::add_ (self, other, alpha), other a
+// Tensor or a Scalar.
+template <typename Other, bool in_place>
+void addKernel(Stack& stack) {
+  auto alpha = pop(stack).toScalar();
+  c10::IValue other = pop(stack);
+  auto self = pop(stack).toTensor();
+  Other operand;
+  if constexpr (std::is_same_v<Other, at::Tensor>) {
+    operand = other.toTensor();
+  } else {
+    operand = other.toScalar();
+  }
+  if constexpr (in_place) {
+    push(stack, self.add_(operand, alpha));
+  } else {
+    push(stack, at::add(self, operand, alpha));
+  }
+}
+
 } // namespace
+
+const char* guard_op_name() {
+  return "torch_optspec::check_inputs";
+}
+
+const char* value_site_op_name() {
+  return "torch_optspec::check_values";
+}
 
 void registerOperators() {
   static torch::jit::RegisterOperators reg({
@@ -65,39 +95,19 @@ void registerOperators() {
       // ---- fuser safety: the same ATen kernels under names the bridge skips ----
       Operator(
           "torch_optspec::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-          [](Stack& stack) {
-            auto alpha = pop(stack).toScalar();
-            auto other = pop(stack).toTensor();
-            auto self = pop(stack).toTensor();
-            push(stack, at::add(self, other, alpha));
-          },
+          addKernel<at::Tensor, /*in_place=*/false>,
           kFromSchema),
       Operator(
           "torch_optspec::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-          [](Stack& stack) {
-            auto alpha = pop(stack).toScalar();
-            auto other = pop(stack).toScalar();
-            auto self = pop(stack).toTensor();
-            push(stack, at::add(self, other, alpha));
-          },
+          addKernel<at::Scalar, /*in_place=*/false>,
           kFromSchema),
       Operator(
           "torch_optspec::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)",
-          [](Stack& stack) {
-            auto alpha = pop(stack).toScalar();
-            auto other = pop(stack).toTensor();
-            auto self = pop(stack).toTensor();
-            push(stack, self.add_(other, alpha));
-          },
+          addKernel<at::Tensor, /*in_place=*/true>,
           kFromSchema),
       Operator(
           "torch_optspec::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)",
-          [](Stack& stack) {
-            auto alpha = pop(stack).toScalar();
-            auto other = pop(stack).toScalar();
-            auto self = pop(stack).toTensor();
-            push(stack, self.add_(other, alpha));
-          },
+          addKernel<at::Scalar, /*in_place=*/true>,
           kFromSchema),
       Operator(
           "torch_optspec::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor",

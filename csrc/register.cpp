@@ -14,15 +14,10 @@
 #include <torch/csrc/jit/passes/pass_manager.h>
 #include <torch/csrc/jit/runtime/operator.h>
 #include <torch/csrc/jit/runtime/profiling_record.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-
-#ifndef TORCH_OPTSPEC_VERSION
-#error "TORCH_OPTSPEC_VERSION must be defined by the build (from version.txt)"
-#endif
 
 namespace torch_optspec {
 
@@ -41,22 +36,6 @@ void movePassToFront(torch::jit::GraphPassNameType id) {
 }
 
 } // namespace
-
-std::string version() {
-  return TORCH_OPTSPEC_VERSION;
-}
-
-std::string built_with_torch() {
-  return TORCH_VERSION;
-}
-
-const char* guard_op_name() {
-  return "torch_optspec::check_inputs";
-}
-
-const char* value_site_op_name() {
-  return "torch_optspec::check_values";
-}
 
 bool is_active_copy() {
   ensure_registered();

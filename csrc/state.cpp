@@ -1,12 +1,18 @@
-// The pass's settings: the global switch, the per-thread override, and where
-// the fast path goes. Read by the pipeline's JIT hooks (pipeline.cpp), never
-// by the stages themselves (they take their settings as arguments).
+// The library's version, and the pass's settings: the global switch, the
+// per-thread override, where the fast path goes, value learning, the
+// bridge's work bound. Read by the pipeline's JIT hooks (pipeline.cpp),
+// never by the stages themselves (they take their settings as arguments).
 #include "runtime.h"
 
 #include <torch/csrc/jit/codegen/onednn/interface.h>
+#include <torch/version.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
 
 #include <atomic>
+
+#ifndef TORCH_OPTSPEC_VERSION
+#error "TORCH_OPTSPEC_VERSION must be defined by the build (from version.txt)"
+#endif
 
 namespace torch_optspec {
 
@@ -20,6 +26,14 @@ std::atomic<size_t> bridge_work_limit{kBridgeWorkLimit};
 thread_local int8_t thread_override = -1;
 
 } // namespace
+
+std::string version() {
+  return TORCH_OPTSPEC_VERSION;
+}
+
+std::string built_with_torch() {
+  return TORCH_VERSION;
+}
 
 // torch.jit.enable_onednn_fusion(True) registers oneDNN Graph's fuser as a
 // custom pre-pass: the plain function torch::jit::fuser::onednn::fuseGraph

@@ -75,7 +75,7 @@ def test_graphs_the_pass_does_not_understand_are_left_alone(name):
             plan[i] = pattern[k % len(pattern)]
         before = str(graph)
         words = ",".join(p or "skip" for p in plan)
-        result, outcome = torch_optspec._C._run_stage("specialize", graph, [words])
+        result, outcome = torch_optspec._C._run_stage("specialize_inputs", graph, [words])
         torch._C._jit_pass_lint(result)
         if GUARD not in str(result):
             assert str(result) == before

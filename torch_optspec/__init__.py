@@ -1,11 +1,13 @@
-"""torch_optspec: make TorchScript fuse code with Optional[Tensor] inputs.
+"""torch_optspec: make TorchScript fuse models whose arguments are fixed for a
+deployment, without editing them.
 
     import torch_optspec
     torch_optspec.enable()          # or: with torch_optspec.enabled(): ...
 
-The pass specializes each Optional[Tensor] input of a scripted graph to what
-the profiling executor observed (None -> constant, present -> Tensor), guards
-that None-pattern, and keeps the original graph as a lazily compiled fallback.
+The pass specializes a scripted graph to what its first calls show: which
+Optional arguments are None, the values of bool/int arguments, the
+dtype/rank/device of the tensors it reads. It guards them and keeps the
+original graph as a lazily compiled fallback.
 
     model = torch_optspec.specialize(scripted, x, mask)   # ahead of time
     torch.jit.save(model, "model.pt")   # runs specialized without torch_optspec

@@ -152,15 +152,19 @@ def parse_inputs(specs: Sequence[str], device="cpu") -> Tuple[List[Optional[torc
     return positional, keywords
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """MODEL, INPUT... and --device, as `explain` has them."""
-    parser.add_argument("model", metavar="MODEL.pt",
+def add_model_arguments(parser: argparse.ArgumentParser, model_metavar: str = "MODEL.pt",
+                        output: bool = False, inputs_are: str = "the inputs") -> None:
+    """MODEL (and OUT with `output`), INPUT..., --device and --traceback, as
+    `explain` and `specialize` have them."""
+    parser.add_argument("model", metavar=model_metavar,
                         help="a TorchScript file (written by torch.jit.save or ScriptModule.save)")
+    if output:
+        parser.add_argument("output", metavar="OUT.pt", help="where to write the specialized model")
     parser.add_argument("inputs", metavar="INPUT", nargs="*", default=[],
                         help="one per argument of forward(): SHAPE[:DTYPE], scalar[:DTYPE], None "
                              "or name=SPEC (see below)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="where the model and the inputs go (default: cpu)")
+                        help=f"where the model and {inputs_are} go (default: cpu)")
     parser.add_argument("--traceback", action="store_true",
                         help="on an error, show the full Python traceback instead of one line")
 
@@ -304,8 +308,9 @@ def _positive_calls(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="torch_optspec: specialize the Optional[Tensor] "
-                     "inputs of TorchScript models.",
+    parser = _Parser(prog=PROG, description="torch_optspec: specialize TorchScript models for the "
+                     "arguments fixed for a deployment (which Optional arguments are None, "
+                     "bool/int values, the dtype/rank/device of tensors).",
                      epilog="run `python -m torch_optspec COMMAND --help` for a command's options")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -313,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="report what the pass specializes in a saved TorchScript model, and why not",
         description=textwrap.fill(
             "Load a TorchScript model, run fresh copies of it on example inputs with the pass off "
-            "and on, and report what was specialized (per Optional[Tensor] input), the guard, the "
+            "and on, and report what was specialized (per argument), the guard, the "
             "prim::If and None checks left, and the fusion groups; when nothing was specialized, "
             "why.", 79),
         epilog=INPUT_SPEC_HELP + "\n\n" + EXPLAIN_EXAMPLES,
@@ -339,27 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
         "specialize", help="write a copy of a TorchScript model specialized for example inputs, "
                            "which runs specialized without torch_optspec",
         description=textwrap.fill(
-            "Load a TorchScript model, specialize its forward() ahead of time for the None-ness of "
-            "the example INPUTs (torch_optspec.specialize), save the result to OUT.pt and print "
+            "Load a TorchScript model, specialize its forward() ahead of time for the example "
+            "INPUTs (which are None, bool/int values, the dtype/rank/device of tensors it reads; "
+            "torch_optspec.specialize), save the result to OUT.pt and print "
             "what was baked in. The saved model uses stock TorchScript operations only.", 79),
         epilog=INPUT_SPEC_HELP + "\n\n" + SPECIALIZE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sp.add_argument("model", metavar="IN.pt",
-                    help="a TorchScript file (written by torch.jit.save or ScriptModule.save)")
-    sp.add_argument("output", metavar="OUT.pt", help="where to write the specialized model")
-    sp.add_argument("inputs", metavar="INPUT", nargs="*", default=[],
-                    help="one per argument of forward(): SHAPE[:DTYPE], scalar[:DTYPE], None "
-                         "or name=SPEC (see below)")
+    add_model_arguments(sp, "IN.pt", output=True, inputs_are="the example inputs")
     sp.add_argument("--strict", action="store_true",
                     help="a call that does not match raises instead of running the original code; "
                          "the specialized code is the top-level graph (oneDNN Graph needs that)")
     sp.add_argument("--freeze", action="store_true",
                     help="torch.jit.freeze the model first (parameters become constants: what "
                          "oneDNN Graph fuses; the result cannot be trained)")
-    sp.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                    help="where the model and the example inputs go (default: cpu)")
-    sp.add_argument("--traceback", action="store_true",
-                    help="on an error, show the full Python traceback instead of one line")
     sp.set_defaults(func=_specialize)
     return parser
 

@@ -388,13 +388,4 @@ void addSize(Block* b, GraphSize& size) {
   }
 }
 
-GraphSize sizeOf(Node* n) {
-  GraphSize size;
-  for (Block* b : n->blocks()) {
-    ++size.blocks;
-    addSize(b, size);
-  }
-  return size;
-}
-
 } // namespace torch_optspec::bridge

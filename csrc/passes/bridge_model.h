@@ -136,7 +136,5 @@ struct GraphSize {
 };
 // Adds the blocks and nodes of `b` (and of what it holds) to `size`.
 void addSize(Block* b, GraphSize& size);
-// The blocks and nodes of the blocks of `n`.
-GraphSize sizeOf(Node* n);
 
 } // namespace torch_optspec::bridge

@@ -38,9 +38,7 @@ void replaceValuelessConstants(Block* block) {
     for (Block* b : n->blocks()) {
       replaceValuelessConstants(b);
     }
-    if (n->kind() == c10::prim::Constant && n->outputs().size() == 1 &&
-        !n->hasAttribute(c10::attr::value) &&
-        n->output()->type()->kind() != c10::TypeKind::NoneType &&
+    if (n->outputs().size() == 1 && isValuelessConstant(n->output()) &&
         !n->output()->type()->cast<c10::OptionalType>()) {
       Node* u = block->owningGraph()->create(c10::prim::Uninitialized, 1);
       u->insertBefore(n);

@@ -72,23 +72,39 @@ bool alreadyKept(const Node* writer) {
   return false;
 }
 
-void keepIn(Block* block, size_t& inserted) {
-  for (Node* n : block->nodes()) {
-    for (Block* inner : n->blocks()) {
-      keepIn(inner, inserted);
+struct ElementWritesKeeper {
+  explicit ElementWritesKeeper(Graph& graph) : graph_(graph) {}
+
+  size_t run() {
+    keepIn(graph_.block());
+    if (inserted_ > 0) {
+      GRAPH_DUMP("After keeping writes to list/tuple elements:", &graph_);
     }
-    if (!writesSelf(n) || alreadyKept(n) ||
-        !elementOfEarlierContainer(throughProfiles(n->input(0)), n)) {
-      continue;
-    }
-    Node* keep = block->owningGraph()->create(kKeepWrite, {n->output()}, 0);
-    keep->insertAfter(n);
-    GRAPH_UPDATE(
-        "Kept the write to a list/tuple element %", n->input(0)->debugName(), " (",
-        n->kind().toQualString(), ") with torch_optspec::keep_write");
-    ++inserted;
+    return inserted_;
   }
-}
+
+ private:
+  void keepIn(Block* block) {
+    for (Node* n : block->nodes()) {
+      for (Block* inner : n->blocks()) {
+        keepIn(inner);
+      }
+      if (!writesSelf(n) || alreadyKept(n) ||
+          !elementOfEarlierContainer(throughProfiles(n->input(0)), n)) {
+        continue;
+      }
+      Node* keep = graph_.create(kKeepWrite, {n->output()}, 0);
+      keep->insertAfter(n);
+      GRAPH_UPDATE(
+          "Kept the write to a list/tuple element %", n->input(0)->debugName(), " (",
+          n->kind().toQualString(), ") with torch_optspec::keep_write");
+      ++inserted_;
+    }
+  }
+
+  Graph& graph_;
+  size_t inserted_ = 0;
+};
 
 } // namespace
 
@@ -97,12 +113,7 @@ c10::Symbol keepWriteKind() {
 }
 
 size_t keepElementWrites(Graph& graph) {
-  size_t inserted = 0;
-  keepIn(graph.block(), inserted);
-  if (inserted > 0) {
-    GRAPH_DUMP("After keeping writes to list/tuple elements:", &graph);
-  }
-  return inserted;
+  return ElementWritesKeeper(graph).run();
 }
 
 } // namespace torch_optspec

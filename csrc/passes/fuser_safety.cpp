@@ -131,30 +131,13 @@ using namespace bridge;
 namespace {
 
 namespace sym {
-const c10::Symbol& add() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::add");
-  return s;
-}
-const c10::Symbol& add_() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::add_");
-  return s;
-}
-const c10::Symbol& silu() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::silu");
-  return s;
-}
-const c10::Symbol& linear() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::linear");
-  return s;
-}
-const c10::Symbol& size() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::size");
-  return s;
-}
-const c10::Symbol& block_read() {
-  static const auto s = c10::Symbol::fromQualString("torch_optspec::block_read");
-  return s;
-}
+// The same-kernel operators the stage renames to (../operators.cpp).
+const c10::Symbol add = c10::Symbol::fromQualString("torch_optspec::add");
+const c10::Symbol add_ = c10::Symbol::fromQualString("torch_optspec::add_");
+const c10::Symbol silu = c10::Symbol::fromQualString("torch_optspec::silu");
+const c10::Symbol linear = c10::Symbol::fromQualString("torch_optspec::linear");
+const c10::Symbol size = c10::Symbol::fromQualString("torch_optspec::size");
+const c10::Symbol block_read = c10::Symbol::fromQualString("torch_optspec::block_read");
 } // namespace sym
 
 // ---- renames ------------------------------------------------------------------
@@ -168,8 +151,8 @@ struct Rename {
 // their same-kernel replacements. aten::div_ is not functionalized by the
 // bridge, so it is left alone.
 const Rename* binaryRename(const Node* n) {
-  static const Rename add{sym::add(), {"Tensor", "Scalar"}};
-  static const Rename add_{sym::add_(), {"Tensor", "Scalar"}};
+  static const Rename add{sym::add, {"Tensor", "Scalar"}};
+  static const Rename add_{sym::add_, {"Tensor", "Scalar"}};
   static const Rename mul{
       c10::Symbol::fromQualString("aten::multiply"), {"Tensor", "Scalar", "out"}};
   static const Rename mul_{
@@ -282,7 +265,7 @@ size_t exposeNestedReads(Graph& graph, const BridgeTypes& types) {
             first = a;
           }
         }
-        Node* reader = graph.create(sym::block_read(), {read});
+        Node* reader = graph.create(sym::block_read, {read});
         reader->insertBefore(first);
         // Typed as the bridge sees `read`, so that nested ops keep their dtype.
         c10::TensorTypePtr t = types.tensor(read);
@@ -308,56 +291,52 @@ bool isPassOp(const Node* n) {
   return ours.compare(0, ours.size(), n->kind().toQualString(), ours.size()) == 0;
 }
 
-// Whether `n` or a node in its blocks is one of the pass's (a marker, a guard
-// or value site: an If on a torch_optspec:: check) or has a subgraph (the
-// pass's slow paths and outlined fast paths).
-bool holdsPassStructure(const Node* n) {
-  if (isPassOp(n) || n->hasAttribute(c10::attr::Subgraph) ||
-      (n->kind() == c10::prim::If && isPassOp(n->input(0)->node()))) {
-    return true;
-  }
-  for (const Block* b : n->blocks()) {
-    for (const Node* m : b->nodes()) {
-      if (holdsPassStructure(m)) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
+// What the bound needs to know of a node and everything its blocks hold.
+struct Subtree {
+  // `n` or a node in its blocks is one of the pass's (a marker, a guard or
+  // value site: an If on a torch_optspec:: check) or has a subgraph (the
+  // pass's slow paths and outlined fast paths): entered, never moved.
+  bool pass_structure = false;
+  // `n` or a node in its blocks reads a valueless constant
+  // (isValuelessConstant, ir_idioms.h): SubgraphUtils throws on one it would
+  // copy in, and a function of its own could not take it. Never moved.
+  bool reads_valueless_constant = false;
+  GraphSize size; // of its blocks (counted as addSize counts a block)
+};
 
-// A prim::Constant without a value typed other than None: stock constant
-// propagation makes one from an unchecked_cast of None in a branch that
-// never runs (`%t : Tensor = prim::Constant()`). Harmless where it is, but
-// in a function of its own the executor's CanonicalizeOps reads it
-// (toIValue: "required keyword attribute 'value' is undefined"), and
-// SubgraphUtils throws on one it would copy in.
-bool isValuelessConstant(const Value* v) {
-  const Node* c = v->node();
-  return c->kind() == c10::prim::Constant && !c->hasAttribute(c10::attr::value) &&
-      v->type()->kind() != c10::TypeKind::NoneType;
-}
-
-// Whether `n` or a node in its blocks reads such a constant.
-bool readsValuelessConstant(const Node* n) {
+// One post-order walk: the Subtree of `n`, and of every node with blocks
+// under it into `facts`.
+Subtree summarize(Node* n, std::unordered_map<const Node*, Subtree>& facts) {
+  Subtree s;
+  s.pass_structure = isPassOp(n) || n->hasAttribute(c10::attr::Subgraph) ||
+      (n->kind() == c10::prim::If && isPassOp(n->input(0)->node()));
   for (const Value* v : n->inputs()) {
-    if (isValuelessConstant(v)) {
-      return true;
-    }
+    s.reads_valueless_constant |= isValuelessConstant(v);
   }
-  for (const Block* b : n->blocks()) {
-    for (const Node* m : b->nodes()) {
-      if (readsValuelessConstant(m)) {
-        return true;
+  for (Block* b : n->blocks()) {
+    ++s.size.blocks;
+    for (Node* m : b->nodes()) {
+      const Subtree inner = summarize(m, facts);
+      s.pass_structure |= inner.pass_structure;
+      s.reads_valueless_constant |= inner.reads_valueless_constant;
+      ++s.size.nodes;
+      if (m->hasAttribute(c10::attr::Subgraph) &&
+          m->kindOf(c10::attr::Subgraph) == torch::jit::AttributeKind::g) {
+        GraphSize subgraph;
+        addSize(m->g(c10::attr::Subgraph)->block(), subgraph);
+        s.size.nodes += subgraph.nodes;
       }
+      s.size.blocks += inner.size.blocks;
+      s.size.nodes += inner.size.nodes;
     }
     for (const Value* v : b->outputs()) {
-      if (isValuelessConstant(v)) {
-        return true;
-      }
+      s.reads_valueless_constant |= isValuelessConstant(v);
     }
   }
-  return false;
+  if (!n->blocks().empty()) {
+    facts[n] = s;
+  }
+  return s;
 }
 
 bool anyResultUsed(const Node* n) {
@@ -366,18 +345,22 @@ bool anyResultUsed(const Node* n) {
 }
 
 // The outermost If/Loop nodes of the model's own in `b`, entering the pass's.
-void collectOutlinable(Block* b, std::vector<std::pair<GraphSize, Node*>>& out) {
+void collectOutlinable(
+    Block* b,
+    const std::unordered_map<const Node*, Subtree>& facts,
+    std::vector<std::pair<GraphSize, Node*>>& out) {
   for (Node* n : b->nodes()) {
     if (n->blocks().empty()) {
       continue;
     }
-    if (holdsPassStructure(n)) {
+    const Subtree& s = facts.at(n);
+    if (s.pass_structure) {
       for (Block* inner : n->blocks()) {
-        collectOutlinable(inner, out);
+        collectOutlinable(inner, facts, out);
       }
     } else if ((n->kind() == c10::prim::If || n->kind() == c10::prim::Loop) &&
-               anyResultUsed(n) && !readsValuelessConstant(n)) {
-      out.emplace_back(sizeOf(n), n);
+               anyResultUsed(n) && !s.reads_valueless_constant) {
+      out.emplace_back(s.size, n);
     }
   }
 }
@@ -391,8 +374,12 @@ size_t outlineForBridge(std::shared_ptr<Graph>& graph, size_t limit) {
     return 0;
   }
   torch::jit::EliminateDeadCode(graph);
+  std::unordered_map<const Node*, Subtree> facts;
+  for (Node* n : graph->block()->nodes()) {
+    summarize(n, facts);
+  }
   std::vector<std::pair<GraphSize, Node*>> candidates;
-  collectOutlinable(graph->block(), candidates);
+  collectOutlinable(graph->block(), facts, candidates);
   std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     return a.first.blocks > b.first.blocks;
   });
@@ -481,7 +468,7 @@ struct SafetyPass {
       } else if (isSizeList(n) &&
                  readByNodeWithoutOperator(throughProfiles(n->input(0)), n)) {
         std::string before = toLine(n);
-        renameNode(n, sym::size(), types_);
+        renameNode(n, sym::size, types_);
         GRAPH_UPDATE("Renamed to torch_optspec::size, its input has a user without "
                      "an operator (DeferSizeCheck would throw): ", before);
         ++result_.size_renamed;
@@ -489,7 +476,7 @@ struct SafetyPass {
         const Verdict v = firstRuleThatApplies(siluRules(), n, types_, top_level);
         if (v.rule) {
           std::string before = toLine(n);
-          renameNode(n, sym::silu(), types_);
+          renameNode(n, sym::silu, types_);
           GRAPH_UPDATE("Renamed to torch_optspec::silu (", v.rule->name, "), ", v.reason,
                        ": ", before);
           ++result_.silu_renamed;
@@ -500,7 +487,7 @@ struct SafetyPass {
       } else if (top_level && n->kind() == c10::aten::linear && n->inputs().size() == 3 &&
                  !n->input(2)->mustBeNone() && !types_.tensor(n->input(2))) {
         std::string before = toLine(n);
-        renameNode(n, sym::linear(), types_);
+        renameNode(n, sym::linear, types_);
         GRAPH_UPDATE("Renamed to torch_optspec::linear, a bias that may be None at "
                      "run time (oneDNN's partition would receive None): ", before);
         ++result_.linear_renamed;

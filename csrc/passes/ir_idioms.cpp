@@ -96,6 +96,12 @@ const Value* throughProfiles(const Value* v) {
   return throughProfiles(const_cast<Value*>(v));
 }
 
+bool isValuelessConstant(const Value* v) {
+  const Node* c = v->node();
+  return c->kind() == c10::prim::Constant && !c->hasAttribute(c10::attr::value) &&
+      v->type()->kind() != c10::TypeKind::NoneType;
+}
+
 bool anyUseThroughProfiles(
     Value* v,
     const Node* except,

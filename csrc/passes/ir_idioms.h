@@ -67,6 +67,16 @@ TORCH_OPTSPEC_API std::string transformCopy(
 TORCH_OPTSPEC_API Value* throughProfiles(Value* v);
 TORCH_OPTSPEC_API const Value* throughProfiles(const Value* v);
 
+// A prim::Constant without a value, typed other than None: stock constant
+// propagation makes one from an unchecked_cast of None in a branch that
+// never runs (`%t : Tensor = prim::Constant()`). Harmless where it is, but in
+// a function of its own the executor's CanonicalizeOps reads it (toIValue:
+// "required keyword attribute 'value' is undefined"), and SubgraphUtils
+// throws on one it would copy in. The clean-up (cleanup.cpp) turns the
+// non-Optional ones into prim::Uninitialized; fuser safety (fuser_safety.cpp)
+// never moves control flow that reads one into a subgraph.
+TORCH_OPTSPEC_API bool isValuelessConstant(const Value* v);
+
 // Whether a use of `v` by a node other than `except` satisfies `pred`, the
 // prim::profile nodes on `v` looked through (the uses of their outputs are
 // uses of `v`; a profile node itself is never given to `pred`).
