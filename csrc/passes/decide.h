@@ -34,8 +34,10 @@ enum class SkipReason {
   Varying, // a value site saw it change between calls
 };
 
-// "none", "tensor", "skip"; "-", "unused", "not_profiled", "mixed",
-// "undefined_tensor" (the keys of stats()["inputs_skipped"]).
+// kindName: "skip", "none", "tensor", "value", "present".
+// reasonName: "-", "unused", "not_profiled", "mixed", "undefined_tensor",
+// "varying" (stats() counts the inputs left alone for a reason under
+// "skipped_" + that name, e.g. skipped_not_profiled).
 TORCH_OPTSPEC_API const char* kindName(InputKind kind);
 TORCH_OPTSPEC_API const char* reasonName(SkipReason reason);
 

@@ -1,7 +1,7 @@
 // (a) The specialization on parsed IR, with explicit plans.
 //
-// Drives the internal entry points of csrc/passes/passes.h (decisionsFromPattern,
-// SpecializeOptionalInputs): this test links the pass's object library, not
+// Drives the internal entry points of csrc/passes/ (decisionsFromPattern,
+// specializeGraph): this test links the pass's object library, not
 // libtorch_optspec, whose exports are only the public API.
 #include "check.h"
 #include "graph_queries.h"
