@@ -75,12 +75,12 @@ struct Expectation {
   std::optional<c10::Device> device;
 };
 
+} // namespace
+
 // pattern[i] == 1: input i must be None; 0: it must be a defined Tensor, with
 // the dtype / rank / device given for it. An undefined Tensor (which
 // TorchScript's `is None` treats as None) matches neither and goes to the
 // fallback, which reproduces the unspecialized result.
-} // namespace
-
 torch::jit::Operation createGuardOperation(const Node* node) {
   std::vector<int64_t> pattern = guardPattern(node);
   const size_t n = pattern.size();
