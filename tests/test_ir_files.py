@@ -67,3 +67,18 @@ def test_unknown_stage_is_a_clear_error():
         torch_optspec._C._run_stage("vresion", graph, [])
     with pytest.raises(RuntimeError, match="has no " + re.escape(census.GUARD_OP)):
         torch_optspec._C._run_stage("refine", graph, [])
+
+
+@pytest.mark.parametrize("words, message", [
+    ("skip,tensor,value=abc", "'value=abc' does not fit input %flag of type bool"),
+    ("value=1,tensor,skip", "'value=1' does not fit input %x of type Tensor"),
+    ("skip,present,skip", "'present' needs an Optional\\[T\\] input with T not Tensor"),
+])
+def test_ahead_of_time_words_that_do_not_fit_their_input_are_clear_errors(words, message):
+    """The ahead-of-time stages' value=/present words are checked against the
+    input's type (a value check on a Tensor would build an ill-typed graph)."""
+    path = IR_DIR / "ahead_of_time" / "checks.ir"
+    text = path.read_text()
+    graph = torch._C.parse_ir(text[text.index("graph("):])
+    with pytest.raises(RuntimeError, match=message):
+        torch_optspec._C._run_stage("ahead_checks", graph, [words])

@@ -103,7 +103,9 @@ void makeGroups(Graph& graph, const std::vector<std::string>& args) {
 }
 
 // The decisions of an ahead-of-time stage: per graph input none, tensor,
-// skip, present (an Optional[T] never None) or value=<True|False|int>.
+// skip, present (an Optional[T], T not Tensor, never None) or
+// value=<True|False|int> (a bool or int input, or an Optional of one). A word
+// that does not fit its input's type is a clear error.
 InputDecisions aheadDecisions(const Graph& graph, const std::string& stage,
                               const std::vector<std::string>& args) {
   std::vector<std::string> words = splitCommas(patternArg(stage, args));
@@ -115,15 +117,32 @@ InputDecisions aheadDecisions(const Graph& graph, const std::string& stage,
   }
   InputDecisions decisions = decisionsFromPattern(graph, base);
   for (size_t i = 0; i < words.size() && i < decisions.inputs.size(); ++i) {
+    const Value* input = graph.inputs()[i];
+    const c10::TypePtr& type = input->type();
+    const auto optional = type->cast<c10::OptionalType>();
+    const c10::TypePtr value_type = optional ? optional->getElementType() : type;
     InputDecision& d = decisions.inputs[i];
     if (words[i] == "present") {
+      TORCH_CHECK(
+          optional && value_type->kind() != c10::TypeKind::TensorType,
+          "torch_optspec: stage '", stage, "': 'present' needs an Optional[T] input with T not "
+          "Tensor; input %", input->debugName(), " has type ", type->repr_str());
       d.kind = InputKind::Present;
     } else if (words[i].rfind("value=", 0) == 0) {
       const std::string v = words[i].substr(6);
+      const bool is_bool = value_type->kind() == c10::TypeKind::BoolType;
+      const bool is_int = value_type->kind() == c10::TypeKind::IntType;
+      const bool bool_word = v == "True" || v == "False";
+      const bool int_word = !v.empty() &&
+          v.find_first_not_of("0123456789", v[0] == '-' ? 1 : 0) == std::string::npos &&
+          v != "-";
+      TORCH_CHECK(
+          (is_bool && bool_word) || (is_int && int_word),
+          "torch_optspec: stage '", stage, "': '", words[i], "' does not fit input %",
+          input->debugName(), " of type ", type->repr_str(),
+          " (value=True/False for a bool, value=<int> for an int, or an Optional of one)");
       d.kind = InputKind::Value;
-      d.value = v == "True" ? c10::IValue(true)
-          : v == "False"    ? c10::IValue(false)
-                            : c10::IValue(static_cast<int64_t>(std::stoll(v)));
+      d.value = is_bool ? c10::IValue(v == "True") : c10::IValue(static_cast<int64_t>(std::stoll(v)));
     }
   }
   return decisions;
