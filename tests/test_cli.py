@@ -14,6 +14,7 @@ from typing import Optional
 import pytest
 import torch
 
+import torch_optspec
 from torch_optspec.__main__ import InputSpecError, parse_input, parse_inputs
 from torch_optspec.__main__ import main as cli_main
 
@@ -245,3 +246,13 @@ def test_every_error_file_is_a_real_case(files):
     for name in ("truncated", "state_dict", "pt2"):
         with pytest.raises(RuntimeError):
             torch.jit.load(files[name])
+
+
+def test_explain_calls_default_is_explain_functions():
+    """`explain --calls` defaults to what explain() does (8: enough calls for a
+    value site to learn bool/int values), so the CLI shows what the API shows."""
+    import inspect
+
+    from torch_optspec.__main__ import build_parser
+    args = build_parser().parse_args(["explain", "model.pt"])
+    assert args.calls == inspect.signature(torch_optspec.explain).parameters["calls"].default == 8
